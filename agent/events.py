@@ -1,0 +1,137 @@
+"""What a run tells its front end, and what a person can answer to a pause.
+
+Everything here is a frozen dataclass of plain values, so a front end (Slack, the terminal, a test)
+can render it without knowing anything about LangGraph or litellm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+JSONObject = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """A piece of the model's answer, in the order it was written."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolStarted:
+    """A tool began to run (reads at once, writes only after approval)."""
+
+    call_id: str
+    tool: str
+    arguments: JSONObject
+
+
+@dataclass(frozen=True)
+class ToolFinished:
+    """A tool ended; `ok` is false when it raised and the model got an error result."""
+
+    call_id: str
+    tool: str
+    ok: bool
+    result: str
+
+
+@dataclass(frozen=True)
+class ApprovalRequested:
+    """The run paused before a write tool; answer with `Approve`, `Deny`, `Edit` or `Expire`."""
+
+    interrupt_id: str
+    call_id: str
+    tool: str
+    arguments: JSONObject
+    reason: str | None
+    requested_by: str
+
+
+@dataclass(frozen=True)
+class QuestionAsked:
+    """The model asked a person something; answer with `Answer`."""
+
+    interrupt_id: str
+    call_id: str
+    question: str
+    asked_of: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The turn ended; `text` is everything the model wrote since the turn (or resume) began."""
+
+    text: str
+    stopped: bool = False
+
+
+FailureKind = Literal["model", "timeout", "internal"]
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The turn could not finish. `message` is short and fit to show a person; the thread stays usable."""
+
+    message: str
+    kind: FailureKind
+    reference: str = ""
+
+
+AgentEvent = (
+    TextDelta | ToolStarted | ToolFinished | ApprovalRequested | QuestionAsked | Finished | Failed
+)
+
+
+@dataclass(frozen=True)
+class Approve:
+    """Run the tool call with the arguments it was proposed with."""
+
+
+@dataclass(frozen=True)
+class Deny:
+    """Do not run the call; the model is told, with the reason if one was given."""
+
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Run the call with these arguments instead (validated against the tool's schema)."""
+
+    arguments: JSONObject = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Expire:
+    """Nobody decided in time; the call does not run and the model is told it expired."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A person's reply to a question the model asked."""
+
+    text: str
+
+
+Decision = Approve | Deny | Edit | Expire | Answer
+
+PauseKind = Literal["approval", "question"]
+
+
+@dataclass(frozen=True)
+class Pause:
+    """The pause a thread is waiting on: what it asks and who started the turn."""
+
+    thread_id: str
+    interrupt_id: str
+    kind: PauseKind
+    call_id: str
+    requested_by: str
+    created_at: float
+    tool: str | None = None
+    arguments: JSONObject = field(default_factory=dict)
+    reason: str | None = None
+    question: str | None = None
