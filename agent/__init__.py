@@ -1,0 +1,62 @@
+"""Countersign's agent: a LangGraph run that streams, pauses for people, and resumes exactly once.
+
+This package is the only thing front ends import; it knows nothing about Slack.
+"""
+
+from agent.agent import Agent
+from agent.errors import (
+    AgentError,
+    ConfigurationError,
+    InvalidArguments,
+    ResumeRefused,
+    ThreadPaused,
+)
+from agent.events import (
+    AgentEvent,
+    Answer,
+    ApprovalRequested,
+    Approve,
+    Decision,
+    Deny,
+    Edit,
+    Expire,
+    Failed,
+    Finished,
+    Pause,
+    QuestionAsked,
+    Resumed,
+    TextDelta,
+    ToolFinished,
+    ToolStarted,
+)
+from agent.settings import AgentSettings
+from agent.toolkit import Tool, ToolContext, tool
+
+__all__ = [
+    "Agent",
+    "AgentError",
+    "AgentEvent",
+    "AgentSettings",
+    "Answer",
+    "ApprovalRequested",
+    "Approve",
+    "ConfigurationError",
+    "Decision",
+    "Deny",
+    "Edit",
+    "Expire",
+    "Failed",
+    "Finished",
+    "InvalidArguments",
+    "Pause",
+    "QuestionAsked",
+    "ResumeRefused",
+    "Resumed",
+    "TextDelta",
+    "ThreadPaused",
+    "Tool",
+    "ToolContext",
+    "ToolFinished",
+    "ToolStarted",
+    "tool",
+]

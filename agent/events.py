@@ -73,16 +73,11 @@ FailureKind = Literal["model", "timeout", "internal"]
 
 @dataclass(frozen=True)
 class Failed:
-    """The turn could not finish. `message` is short and fit to show a person; the thread stays usable."""
+    """The turn could not finish; `message` is short and fit to show a person."""
 
     message: str
     kind: FailureKind
     reference: str = ""
-
-
-AgentEvent = (
-    TextDelta | ToolStarted | ToolFinished | ApprovalRequested | QuestionAsked | Finished | Failed
-)
 
 
 @dataclass(frozen=True)
@@ -135,3 +130,23 @@ class Pause:
     arguments: JSONObject = field(default_factory=dict)
     reason: str | None = None
     question: str | None = None
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """The first event of a resume: the decision was accepted and is reaching the run."""
+
+    pause: Pause
+    decision: Decision
+
+
+AgentEvent = (
+    Resumed
+    | TextDelta
+    | ToolStarted
+    | ToolFinished
+    | ApprovalRequested
+    | QuestionAsked
+    | Finished
+    | Failed
+)

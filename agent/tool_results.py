@@ -21,3 +21,6 @@ def denied(reason: str | None) -> str:
 def error(exc: BaseException) -> str:
     """The result of a call that raised."""
     return f"{ERROR} {type(exc).__name__}: {exc}"
+
+
+NO_ANSWER = "NO ANSWER: nobody answered the question in time."

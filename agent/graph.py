@@ -1,0 +1,304 @@
+"""The agent graph of DESIGN §3.
+
+    START → llm ─(no tool calls)──────────────────────────▶ END
+             ├─(ask_human call)──▶ ask_human [interrupt] ──▶ llm
+             ├─(write tool call)─▶ approve   [interrupt] ─▶ tools ─▶ llm
+             └─(read tool calls)──────────────────────────▶ tools ─▶ llm
+
+`approve` and `ask_human` only interrupt: LangGraph re-runs an interrupted node from its first
+line on resume, so anything else there would repeat. One call is decided per visit; several
+writes in one step loop through the graph, one pause each. `tools` is the only node with side
+effects; it runs exactly the decided calls with exactly the decided arguments, once each.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any, Literal, Protocol
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.config import get_config
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import interrupt
+
+from agent import tool_results
+from agent.builtin_tools import ASK_HUMAN
+from agent.errors import InvalidArguments
+from agent.ledger import ToolLedger
+from agent.llm import LLMError, ModelReply
+from agent.prompts import SYSTEM_PROMPT
+from agent.state import AgentState, Message, RunContext, last_assistant
+from agent.toolkit import Toolbox, ToolContext
+
+logger = logging.getLogger(__name__)
+
+Step = Literal["approve", "ask_human", "tools", "__end__"]
+DONE: Literal["__end__"] = "__end__"  # LangGraph's END, typed for the routers
+Writer = Any  # LangGraph's StreamWriter: a callable taking one JSON-like value
+
+
+class ModelClient(Protocol):
+    """What the graph needs from the LLM gateway."""
+
+    async def complete(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        on_text: Any,
+        should_stop: Any,
+    ) -> ModelReply: ...
+
+
+def parse_arguments(call: Message) -> dict[str, Any] | None:
+    """The call's arguments as a dict, or None when the model wrote something else."""
+    raw = call.get("function", {}).get("arguments") or "{}"
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def with_missing_results(messages: list[Message]) -> list[Message]:
+    """Give every tool call a result, so a run cut short never leaves history providers reject."""
+    repaired: list[Message] = []
+    unanswered: list[str] = []
+    for message in messages:
+        if message.get("role") == "tool":
+            unanswered = [
+                call_id for call_id in unanswered if call_id != message.get("tool_call_id")
+            ]
+        else:
+            repaired.extend(_interrupted(unanswered))
+            unanswered = [call["id"] for call in message.get("tool_calls") or []]
+        repaired.append(message)
+    repaired.extend(_interrupted(unanswered))
+    return repaired
+
+
+def _interrupted(call_ids: list[str]) -> list[Message]:
+    return [
+        {"role": "tool", "tool_call_id": call_id, "content": tool_results.INTERRUPTED}
+        for call_id in call_ids
+    ]
+
+
+class AgentGraph:
+    """Builds the compiled graph from its parts; nothing global."""
+
+    def __init__(self, model: ModelClient, toolbox: Toolbox, ledger: ToolLedger) -> None:
+        self._model = model
+        self._toolbox = toolbox
+        self._ledger = ledger
+
+    def compile(
+        self, checkpointer: BaseCheckpointSaver[Any]
+    ) -> CompiledStateGraph[Any, Any, Any, Any]:
+        """Nodes, edges, compile: read top-down."""
+        builder = StateGraph(AgentState, context_schema=RunContext)
+        builder.add_node("llm", self._llm)
+        builder.add_node("approve", self._approve)
+        builder.add_node("ask_human", self._ask_human)
+        builder.add_node("tools", self._tools)
+        builder.add_edge(START, "llm")
+        targets: list[str] = ["approve", "ask_human", "tools", END]
+        builder.add_conditional_edges("llm", self._after_llm, targets)
+        builder.add_conditional_edges("approve", self._next_step, targets)
+        builder.add_conditional_edges("ask_human", self._next_step, targets)
+        builder.add_edge("tools", "llm")
+        return builder.compile(checkpointer=checkpointer)
+
+    # --- routing -------------------------------------------------------------------------
+
+    def _after_llm(self, state: AgentState) -> Step:
+        message = last_assistant(state)
+        if message is None or not message.get("tool_calls"):
+            return DONE
+        return self._next_step(state)
+
+    def _next_step(self, state: AgentState) -> Step:
+        found = self._first_undecided(state)
+        return found[1] if found else "tools"
+
+    def _first_undecided(self, state: AgentState) -> tuple[Message, Step] | None:
+        """The first call of this step that still waits on a person, and the node that asks."""
+        message = last_assistant(state)
+        for call in (message or {}).get("tool_calls") or []:
+            if call["id"] in state["decisions"]:
+                continue
+            name = call["function"]["name"]
+            if name == ASK_HUMAN and self._question(call) is not None:
+                return call, "ask_human"
+            tool = self._toolbox.get(name)
+            arguments = parse_arguments(call)
+            if tool is not None and tool.write and arguments is not None:
+                try:
+                    tool.validate(arguments)
+                except InvalidArguments:
+                    continue  # the tools node reports the error; nobody approves a broken call
+                return call, "approve"
+        return None
+
+    @staticmethod
+    def _question(call: Message) -> str | None:
+        arguments = parse_arguments(call) or {}
+        question = arguments.get("question")
+        return question.strip() if isinstance(question, str) and question.strip() else None
+
+    # --- nodes ---------------------------------------------------------------------------
+
+    async def _llm(self, state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+        write = runtime.stream_writer
+        stop = runtime.context.stop
+        if stop.is_set():
+            return {}
+        messages = [{"role": "system", "content": SYSTEM_PROMPT}]
+        messages += with_missing_results(state["messages"])
+        try:
+            reply = await self._model.complete(
+                messages,
+                self._toolbox.schemas(),
+                on_text=lambda text: write({"type": "text", "text": text}),
+                should_stop=stop.is_set,
+            )
+        except LLMError as exc:
+            write({"type": "failed", "kind": exc.kind, "message": exc.message})
+            return {}
+        message: Message = {"role": "assistant", "content": reply.text}
+        if reply.tool_calls:
+            message["tool_calls"] = [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments},
+                }
+                for call in reply.tool_calls
+            ]
+        return {"messages": [message]}
+
+    def _approve(self, state: AgentState) -> dict[str, Any]:
+        found = self._first_undecided(state)
+        assert found is not None and found[1] == "approve"  # routing sent us here for this call
+        call = found[0]
+        message = last_assistant(state) or {}
+        decision = interrupt(
+            {
+                "kind": "approval",
+                "call_id": call["id"],
+                "tool": call["function"]["name"],
+                "arguments": parse_arguments(call),
+                "reason": (message.get("content") or "").strip() or None,
+                "requested_by": state["requested_by"],
+                "created_at": time.time(),
+            }
+        )
+        return {"decisions": {**state["decisions"], call["id"]: decision}}
+
+    def _ask_human(self, state: AgentState) -> dict[str, Any]:
+        found = self._first_undecided(state)
+        assert found is not None and found[1] == "ask_human"  # routing sent us here for this call
+        call = found[0]
+        answer = interrupt(
+            {
+                "kind": "question",
+                "call_id": call["id"],
+                "question": self._question(call),
+                "requested_by": state["requested_by"],
+                "created_at": time.time(),
+            }
+        )
+        return {"decisions": {**state["decisions"], call["id"]: answer}}
+
+    async def _tools(self, state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+        thread_id = str(get_config()["configurable"]["thread_id"])
+        message = last_assistant(state) or {}
+        results = []
+        for call in message.get("tool_calls") or []:
+            context = ToolContext(thread_id, state["requested_by"], call["id"])
+            decision = state["decisions"].get(call["id"])
+            content = await self._run_call(call, decision, context, runtime.stream_writer)
+            results.append({"role": "tool", "tool_call_id": call["id"], "content": content})
+        return {"messages": results, "decisions": {}}
+
+    async def _run_call(
+        self,
+        call: Message,
+        decision: dict[str, Any] | None,
+        context: ToolContext,
+        write: Writer,
+    ) -> str:
+        """The result the model reads for one call; runs the tool only when it may."""
+        name = call["function"]["name"]
+        kind = (decision or {}).get("kind")
+        if name == ASK_HUMAN:
+            if kind == "answer":
+                return str(decision["text"])  # type: ignore[index]
+            if kind == "expire":
+                return tool_results.NO_ANSWER
+            return f"{tool_results.ERROR} ask_human needs a non-empty `question`."
+        tool = self._toolbox.get(name)
+        if tool is None:
+            return f"{tool_results.ERROR} there is no tool named {name!r}."
+        arguments = parse_arguments(call)
+        if arguments is None:
+            return f"{tool_results.ERROR} the arguments were not a JSON object."
+        if tool.write:
+            if kind == "deny":
+                return tool_results.denied(decision.get("reason"))  # type: ignore[union-attr]
+            if kind == "expire":
+                return tool_results.EXPIRED
+            if kind == "edit":
+                arguments = dict(decision["arguments"])  # type: ignore[index]
+            elif kind != "approve":
+                try:
+                    tool.validate(arguments)
+                except InvalidArguments as exc:
+                    return f"{tool_results.ERROR} {exc}"
+                return f"{tool_results.ERROR} this call was never approved, so it did not run."
+        try:
+            arguments = tool.validate(arguments)
+        except InvalidArguments as exc:
+            return f"{tool_results.ERROR} {exc}"
+        result = await self._execute(tool.name, arguments, context, write)
+        if kind == "edit":
+            result = f"{result}\n{tool_results.EDITED_NOTE}"
+        return result
+
+    async def _execute(
+        self, name: str, arguments: dict[str, Any], context: ToolContext, write: Writer
+    ) -> str:
+        tool = self._toolbox.get(name)
+        assert tool is not None
+        previous = await self._ledger.begin(
+            context.thread_id, context.call_id, name, json.dumps(arguments, sort_keys=True)
+        )
+        if previous is not None:
+            return previous.result if previous.finished else tool_results.INTERRUPTED
+        write(
+            {
+                "type": "tool_started",
+                "call_id": context.call_id,
+                "tool": name,
+                "arguments": arguments,
+            }
+        )
+        try:
+            result, ok = await tool.run(arguments, context), True
+        except Exception as exc:  # a tool's failure is the model's to read, not the run's end
+            logger.warning("tool %s failed (call %s)", name, context.call_id, exc_info=True)
+            result, ok = tool_results.error(exc), False
+        await self._ledger.finish(context.thread_id, context.call_id, ok=ok, result=result)
+        write(
+            {
+                "type": "tool_finished",
+                "call_id": context.call_id,
+                "tool": name,
+                "ok": ok,
+                "result": result,
+            }
+        )
+        return result

@@ -1,0 +1,81 @@
+"""The bot's settings (DESIGN §6): the agent's, plus Slack's. Read once at start-up."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
+
+from agent import AgentSettings, ConfigurationError
+
+APPS_PAGE = "https://api.slack.com/apps"
+_SLACK_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+
+ConnectionMode = Literal["socket", "http"]
+
+
+class BotSettings(AgentSettings):
+    """Everything `python -m bot` reads."""
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    host: str = "0.0.0.0"
+    port: int = Field(default=3000, ge=0, le=65535)
+    approvers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    allow_self_approval: bool = True
+    approval_ttl_seconds: float = Field(default=3600.0, gt=0)
+    ask_human_responders: Literal["requester", "anyone"] = "requester"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("approvers", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("approvers")
+    @classmethod
+    def _check_ids(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not _SLACK_ID.match(item):
+                raise ValueError(
+                    f"{item!r} is not a Slack user ID (U…/W…) or user-group ID (S…); "
+                    "find IDs in a profile's ⋮ menu → Copy member ID"
+                )
+        return value
+
+    def mode(self) -> ConnectionMode:
+        """Socket Mode when an app token is set, else HTTP; raises naming what is missing."""
+        self._require_bot_token()
+        if self.slack_app_token is not None:
+            if not self.slack_app_token.get_secret_value().startswith("xapp-"):
+                raise ConfigurationError(
+                    "SLACK_APP_TOKEN must start with xapp-: create an app-level token with the "
+                    "connections:write scope under Basic Information → App-Level Tokens "
+                    f"({APPS_PAGE})"
+                )
+            return "socket"
+        if self.slack_signing_secret is None:
+            raise ConfigurationError(
+                "SLACK_SIGNING_SECRET is not set (needed in HTTP mode): copy it from Basic "
+                f"Information → App Credentials ({APPS_PAGE}), or set SLACK_APP_TOKEN for "
+                "Socket Mode"
+            )
+        return "http"
+
+    def _require_bot_token(self) -> None:
+        if self.slack_bot_token is None:
+            raise ConfigurationError(
+                "SLACK_BOT_TOKEN is not set: install the app to your workspace and copy the Bot "
+                f"User OAuth Token (xoxb-…) from OAuth & Permissions ({APPS_PAGE}); see README"
+            )
+        if not self.slack_bot_token.get_secret_value().startswith("xoxb-"):
+            raise ConfigurationError(
+                "SLACK_BOT_TOKEN must be a bot token starting with xoxb- (OAuth & Permissions → "
+                f"Bot User OAuth Token, {APPS_PAGE})"
+            )
