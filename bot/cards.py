@@ -1,0 +1,346 @@
+"""Block Kit for pauses: the approval card, its decided states, the question, and the modals.
+
+Pure functions from values to blocks. Everything shown comes from the exact arguments that
+will run, escaped as untrusted text; only mentions and dates the bot writes itself use `<…>`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from bot.formatting import escape_mrkdwn
+
+Block = dict[str, Any]
+View = dict[str, Any]
+
+APPROVE = "countersign_approve"
+DENY = "countersign_deny"
+EDIT = "countersign_edit"
+VIEW_ARGUMENTS = "countersign_view_arguments"
+STOP = "countersign_stop"
+RETRY = "countersign_retry"
+DENY_MODAL = "countersign_deny_reason"
+EDIT_MODAL = "countersign_edit_arguments"
+
+SHOWN_VALUE_CHARS = 300
+SHOWN_REASON_CHARS = 600
+SECTION_CHARS = 2900
+
+
+@dataclass(frozen=True)
+class PauseRef:
+    """What a button or modal carries: the conversation and the exact pause it answers."""
+
+    thread_id: str
+    interrupt_id: str
+
+    def encode(self) -> str:
+        """Compact JSON for a button value or private_metadata."""
+        return json.dumps({"t": self.thread_id, "i": self.interrupt_id}, separators=(",", ":"))
+
+    @classmethod
+    def decode(cls, value: str) -> PauseRef:
+        """Raises ValueError on anything that is not a value we wrote."""
+        data = json.loads(value)
+        if not isinstance(data, dict) or not {"t", "i"} <= data.keys():
+            raise ValueError("not a pause reference")
+        return cls(str(data["t"]), str(data["i"]))
+
+
+@dataclass(frozen=True)
+class ApprovalCard:
+    """Everything an approval card shows."""
+
+    ref: PauseRef
+    tool: str
+    arguments: dict[str, Any]
+    reason: str | None
+    requested_by: str
+    expires_at: float
+
+
+Outcome = Literal["approved", "edited", "denied", "expired", "superseded"]
+
+
+def tool_in_words(name: str) -> str:
+    """`save_note` → "Save note"."""
+    words = name.replace("-", "_").split("_")
+    return " ".join(word for word in words if word).capitalize() or name
+
+
+def slack_date(epoch: float, fallback: str = "soon") -> str:
+    """A timestamp each reader sees in their own time zone."""
+    return f"<!date^{int(epoch)}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def approval_blocks(card: ApprovalCard) -> list[Block]:
+    """The card as posted: what, why, who asked, when it expires, and the buttons."""
+    shortened = _any_shortened(card.arguments)
+    buttons: list[Block] = [
+        _button("Approve", APPROVE, card.ref.encode(), style="primary"),
+        _button("Edit & approve", EDIT, card.ref.encode()),
+        _button("Deny", DENY, card.ref.encode(), style="danger"),
+    ]
+    if shortened:
+        buttons.append(_button("Show full arguments", VIEW_ARGUMENTS, card.ref.encode()))
+    return [
+        *_summary(card),
+        {"type": "actions", "block_id": _block_id("decide"), "elements": buttons},
+        _context(f"Requested by <@{card.requested_by}> · expires {slack_date(card.expires_at)}"),
+    ]
+
+
+def decided_blocks(
+    card: ApprovalCard, outcome: Outcome, actor: str | None, at: float, detail: str | None = None
+) -> list[Block]:
+    """The same card after its end state: no buttons, and a line saying what happened."""
+    who = f"<@{actor}>" if actor else "nobody"
+    when = slack_date(at, "just now")
+    line = {
+        "approved": f"✅ Approved by {who} · {when}",
+        "edited": f"✏️ Edited and approved by {who} · {when}",
+        "denied": f"❌ Denied by {who} · {when}",
+        "expired": f"⌛ Expired {when}: nobody approved it, so nothing ran",
+        "superseded": "This request is no longer pending; nothing more will run from this card.",
+    }[outcome]
+    if detail:
+        line += f"\n>{escape_mrkdwn(_shorten(detail, SHOWN_REASON_CHARS))}"
+    summary = _summary(card)
+    if outcome == "edited":
+        summary[0]["text"]["text"] += " _(arguments edited by the approver)_"
+    return [*summary, _section(line)]
+
+
+def approval_fallback_text(card: ApprovalCard) -> str:
+    """Notification text for the card (shown where blocks are not)."""
+    return f"Approval needed: {tool_in_words(card.tool)}"
+
+
+def question_text(asked_of: str, question: str) -> str:
+    """The question, mentioning the person expected to answer."""
+    return f"<@{asked_of}> {escape_mrkdwn(question)}"
+
+
+def question_blocks(asked_of: str, question: str, anyone: bool) -> list[Block]:
+    """The question in the thread, and how to answer it."""
+    how = "Reply in this thread to answer." if anyone else f"<@{asked_of}>, reply in this thread."
+    return [_section(question_text(asked_of, question)), _context(f"❓ {how}")]
+
+
+def answered_question_blocks(asked_of: str, question: str, note: str) -> list[Block]:
+    """The question after it was answered or expired."""
+    return [_section(question_text(asked_of, question)), _context(note)]
+
+
+def stop_actions(thread_id: str) -> list[Block]:
+    """The Stop button shown under an answer while it streams."""
+    value = json.dumps({"t": thread_id}, separators=(",", ":"))
+    return [
+        {
+            "type": "actions",
+            "block_id": _block_id("stop"),
+            "elements": [_button("Stop", STOP, value)],
+        }
+    ]
+
+
+def interrupted_blocks(thread_id: str) -> list[Block]:
+    """Marks an answer cut off by a restart, with a way to pick it up again."""
+    value = json.dumps({"t": thread_id}, separators=(",", ":"))
+    return [
+        _context("⚠️ Interrupted: the bot restarted while writing this answer."),
+        {
+            "type": "actions",
+            "block_id": _block_id("retry"),
+            "elements": [_button("Retry", RETRY, value, style="primary")],
+        },
+    ]
+
+
+def deny_modal(card: ApprovalCard) -> View:
+    """Asks for an optional reason; submitting denies."""
+    return {
+        "type": "modal",
+        "callback_id": DENY_MODAL,
+        "private_metadata": card.ref.encode(),
+        "title": {"type": "plain_text", "text": "Deny request"},
+        "submit": {"type": "plain_text", "text": "Deny"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            _section(f"Deny *{escape_mrkdwn(tool_in_words(card.tool))}*? Nothing will run."),
+            {
+                "type": "input",
+                "block_id": "reason",
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Reason (the agent will see it)"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "reason",
+                    "multiline": True,
+                    "max_length": 2000,
+                },
+            },
+        ],
+    }
+
+
+def edit_modal(card: ApprovalCard, schema: dict[str, Any]) -> View:
+    """One field per argument, prefilled; non-text values are edited as JSON."""
+    properties: dict[str, Any] = schema.get("properties", {})
+    required = set(schema.get("required", []))
+    blocks: list[Block] = []
+    for name in properties or card.arguments:
+        value = card.arguments.get(name)
+        is_text = properties.get(name, {}).get("type") == "string" or isinstance(value, str)
+        initial = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        element: Block = {
+            "type": "plain_text_input",
+            "action_id": "value",
+            "multiline": is_text and len(str(initial)) > 60,
+        }
+        if value is not None and initial:
+            element["initial_value"] = initial[:3000]
+        label = name if is_text else f"{name} (JSON)"
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": f"arg:{name}",
+                "optional": name not in required,
+                "label": {"type": "plain_text", "text": label[:2000]},
+                "element": element,
+            }
+        )
+    metadata = json.loads(card.ref.encode())
+    metadata["text"] = [
+        name for name in properties or card.arguments if _is_text(name, properties, card.arguments)
+    ]
+    return {
+        "type": "modal",
+        "callback_id": EDIT_MODAL,
+        "private_metadata": json.dumps(metadata, separators=(",", ":")),
+        "title": {"type": "plain_text", "text": "Edit & approve"},
+        "submit": {"type": "plain_text", "text": "Approve"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            _section(
+                f"Edit the arguments of *{escape_mrkdwn(tool_in_words(card.tool))}*;"
+                " it runs with exactly what you submit."
+            ),
+            *blocks,
+        ],
+    }
+
+
+def arguments_modal(card: ApprovalCard) -> View:
+    """The full arguments, for values the card had to shorten."""
+    full = json.dumps(card.arguments, indent=2, ensure_ascii=False)
+    chunks = [full[i : i + SECTION_CHARS - 10] for i in range(0, len(full), SECTION_CHARS - 10)]
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "Full arguments"},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": [_section(f"```{escape_mrkdwn(chunk)}```") for chunk in chunks[:95]],
+    }
+
+
+def parse_edit_submission(view: View) -> tuple[PauseRef, dict[str, Any], dict[str, str]]:
+    """The edited arguments from a submitted edit modal, and per-field errors for bad JSON."""
+    metadata = json.loads(view["private_metadata"])
+    ref = PauseRef(str(metadata["t"]), str(metadata["i"]))
+    text_fields = set(metadata.get("text", []))
+    arguments: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for block_id, actions in view["state"]["values"].items():
+        if not block_id.startswith("arg:"):
+            continue
+        name = block_id.removeprefix("arg:")
+        raw = actions.get("value", {}).get("value")
+        if raw is None:
+            continue
+        if name in text_fields:
+            arguments[name] = raw
+            continue
+        try:
+            arguments[name] = json.loads(raw)
+        except json.JSONDecodeError:
+            errors[block_id] = "This field takes JSON (a number, true/false, a list…)."
+    return ref, arguments, errors
+
+
+def _is_text(name: str, properties: dict[str, Any], arguments: dict[str, Any]) -> bool:
+    return properties.get(name, {}).get("type") == "string" or isinstance(arguments.get(name), str)
+
+
+def _summary(card: ApprovalCard) -> list[Block]:
+    blocks = [_section(f"*Approval needed:* {escape_mrkdwn(tool_in_words(card.tool))}")]
+    if card.reason:
+        blocks.append(
+            _section(f"*Why:* {escape_mrkdwn(_shorten(card.reason, SHOWN_REASON_CHARS))}")
+        )
+    fields = [
+        {"type": "mrkdwn", "text": f"*{escape_mrkdwn(name)}*\n{_shown_value(value)}"}
+        for name, value in card.arguments.items()
+    ]
+    if not fields:
+        blocks.append(_section("_No arguments._"))
+    for start in range(0, len(fields), 10):
+        blocks.append(
+            {"type": "section", "block_id": _block_id("args"), "fields": fields[start : start + 10]}
+        )
+    return blocks
+
+
+def _shown_value(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return escape_mrkdwn(_shorten(text, SHOWN_VALUE_CHARS)) or "_(empty)_"
+
+
+def _any_shortened(arguments: dict[str, Any]) -> bool:
+    return (
+        any(
+            len(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+            > SHOWN_VALUE_CHARS
+            for value in arguments.values()
+        )
+        or len(arguments) > 30
+    )
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _section(text: str) -> Block:
+    return {
+        "type": "section",
+        "block_id": _block_id("text"),
+        "text": {"type": "mrkdwn", "text": _shorten(text, SECTION_CHARS)},
+    }
+
+
+def _context(text: str) -> Block:
+    return {
+        "type": "context",
+        "block_id": _block_id("context"),
+        "elements": [{"type": "mrkdwn", "text": _shorten(text, SECTION_CHARS)}],
+    }
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
+    button: Block = {
+        "type": "button",
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": text},
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def _block_id(kind: str) -> str:
+    """Fresh on every render: Slack wants a new block_id when a message is updated."""
+    return f"{kind}-{uuid.uuid4().hex[:8]}"
