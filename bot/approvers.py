@@ -1,0 +1,159 @@
+"""Who may approve, deny or stop a paused action (DESIGN §6, pitfall 14).
+
+A click payload is not proof of authority, so `ApproverPolicy.check` runs on every click and asks
+Slack for user-group membership itself. It fails closed: when membership cannot be checked the
+click is refused, never waved through. An empty `APPROVERS` means "anyone in the conversation"
+only because the operator left it unset; an entry that is not a Slack ID is an error at start-up,
+not something to skip (skipping it could turn a typo into "anyone may approve").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import aiohttp
+from slack_sdk.errors import SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+logger = logging.getLogger(__name__)
+
+Action = Literal["approve", "deny", "stop"]
+
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
+_LOOKUP_ERRORS = (SlackClientError, aiohttp.ClientError, TimeoutError, OSError)
+
+CHECK_FAILED = (
+    "I couldn't check with Slack whether you may {action} this, so nothing changed. "
+    "Please try again in a moment."
+)
+SELF_APPROVAL = "You asked for this, so someone else has to approve it."
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The answer for one click; `explanation` is mrkdwn for an ephemeral reply when refused."""
+
+    allowed: bool
+    explanation: str = ""
+
+
+ALLOWED = Verdict(True)
+
+
+class ApproverPolicy:
+    """Decides each click from `APPROVERS` and `ALLOW_SELF_APPROVAL`, asking Slack for groups."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        approvers: Sequence[str],
+        *,
+        allow_self_approval: bool,
+        cache_seconds: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        ids = [item.strip() for item in approvers]
+        if bad := [item for item in ids if not (_USER_ID.match(item) or _GROUP_ID.match(item))]:
+            raise ValueError(
+                f"not Slack user IDs (U…/W…) or user-group IDs (S…): {', '.join(map(repr, bad))}"
+            )
+        self._client = client
+        self._users = tuple(dict.fromkeys(i for i in ids if _USER_ID.match(i)))
+        self._groups = tuple(dict.fromkeys(i for i in ids if _GROUP_ID.match(i)))
+        self._allow_self_approval = allow_self_approval
+        self._cache_seconds = cache_seconds
+        self._clock = clock
+        self._members: dict[str, tuple[float, frozenset[str]]] = {}
+        self._lookups: dict[str, asyncio.Task[frozenset[str]]] = {}
+
+    @property
+    def restricted(self) -> bool:
+        """Whether APPROVERS names anyone (unset: anyone in the conversation may approve)."""
+        return bool(self._users or self._groups)
+
+    async def check(self, clicker: str, requested_by: str, action: Action) -> Verdict:
+        """May `clicker` do `action` on a request made by `requested_by`? Asks Slack if needed."""
+        if action == "approve" and clicker == requested_by and not self._allow_self_approval:
+            return Verdict(False, SELF_APPROVAL)
+        if action != "approve" and clicker == requested_by:
+            return ALLOWED  # withdrawing your own request is always harmless
+        if not self.restricted or clicker in self._users:
+            return ALLOWED
+        failed = False
+        for group in self._groups:
+            try:
+                members = await self._group_members(group)
+            except _LOOKUP_ERRORS as exc:
+                logger.warning("could not list members of user group %s: %s", group, exc)
+                failed = True
+                continue
+            if clicker in members:
+                return ALLOWED
+        if failed:
+            return Verdict(False, CHECK_FAILED.format(action=action))
+        return Verdict(False, self._refusal(action, requested_by))
+
+    def describe(self) -> str:
+        """Who may approve, in mrkdwn for help text.
+
+        It mentions the approvers: post it ephemerally, or a regular message notifies them.
+        """
+        if not self.restricted:
+            who = "Anyone in the conversation can approve"
+            if self._allow_self_approval:
+                return f"{who}, including the person who asked."
+            return f"{who} except the person who asked."
+        text = f"Only {self._who()} can approve."
+        if not self._allow_self_approval:
+            text += " Nobody can approve their own request."
+        return text + " The person who asked can always deny or stop their own request."
+
+    def _refusal(self, action: Action, requested_by: str) -> str:
+        if action == "approve":
+            return f"Only {self._who()} can approve this."
+        return f"Only {self._who(f'<@{requested_by}> (who asked)')} can {action} this."
+
+    def _who(self, *first: str) -> str:
+        names = [*first, *(f"<@{user}>" for user in self._users)]
+        if self._groups:
+            names.append("members of " + _join_or([f"<!subteam^{g}>" for g in self._groups]))
+        return _join_or(names)
+
+    async def _group_members(self, group: str) -> frozenset[str]:
+        """Members of `group`, cached; concurrent callers share one lookup; failures not cached."""
+        cached = self._members.get(group)
+        if cached is not None and self._clock() < cached[0]:
+            return cached[1]
+        lookup = self._lookups.get(group)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._fetch(group))
+            self._lookups[group] = lookup
+            lookup.add_done_callback(lambda done: self._forget(group, done))
+        # shield: one cancelled click must not cancel the lookup others are waiting for
+        return await asyncio.shield(lookup)
+
+    async def _fetch(self, group: str) -> frozenset[str]:
+        response = await self._client.usergroups_users_list(usergroup=group)
+        members = frozenset(str(user) for user in response.get("users") or [])
+        self._members[group] = (self._clock() + self._cache_seconds, members)
+        return members
+
+    def _forget(self, group: str, done: asyncio.Task[frozenset[str]]) -> None:
+        if self._lookups.get(group) is done:
+            del self._lookups[group]
+        if not done.cancelled():
+            done.exception()  # retrieved, so an unawaited failure is not logged as lost
+
+
+def _join_or(items: Sequence[str]) -> str:
+    """Slack-style list: `a`, `a or b`, `a, b or c`."""
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} or {items[-1]}"
