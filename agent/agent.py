@@ -100,7 +100,7 @@ class Agent:
             agent = cls(database, graph, toolbox, gateway)
             await agent._release_stranded_claims()
             yield agent
-            await agent._stop_all()
+            agent.stop_all()
         finally:
             await connection.close()
 
@@ -110,7 +110,7 @@ class Agent:
 
     # --- the four operations -------------------------------------------------------------
 
-    async def start(self, thread_id: str, text: str, user: str) -> AsyncIterator[AgentEvent]:
+    async def start(self, thread_id: str, text: str, user: str) -> AsyncGenerator[AgentEvent, None]:
         """Run one turn; raises ThreadPaused, if the thread waits on a pause."""
         async with self._lock(thread_id):
             pause = await self._pause_in_checkpoint(thread_id)
@@ -127,7 +127,7 @@ class Agent:
 
     async def resume(
         self, thread_id: str, interrupt_id: str, decision: Decision
-    ) -> AsyncIterator[AgentEvent]:
+    ) -> AsyncGenerator[AgentEvent, None]:
         """Answer a pause exactly once; the first event is `Resumed` once the answer is accepted."""
         status = await self._pauses.status(thread_id, interrupt_id)
         if status is None:
@@ -171,6 +171,30 @@ class Agent:
         context.stop.set()
         return True
 
+    def stop_all(self) -> None:
+        """Ask every running turn to stop (shutdown): each ends at a consistent point."""
+        for context in self._running.values():
+            context.stop.set()
+
+    async def retry(self, thread_id: str) -> AsyncGenerator[AgentEvent, None]:
+        """Continue a run that a crash cut short, from its last checkpoint.
+
+        Raises ResumeRefused("not_paused") when the thread has nothing left to run, and
+        ThreadPaused when it waits on a person instead.
+        """
+        async with self._lock(thread_id):
+            snapshot = await self._graph.aget_state(self._config(thread_id))
+            pause = await self._pause_in_checkpoint(thread_id)
+            if pause is not None:
+                raise ThreadPaused(pause)
+            if not snapshot.next:
+                raise ResumeRefused(
+                    "not_paused" if snapshot.values else "unknown_thread",
+                    "there is nothing left to retry in this conversation",
+                )
+            async for event in self._run(thread_id, None):
+                yield event
+
     def is_running(self, thread_id: str) -> bool:
         """Whether a turn is streaming in this thread now."""
         return thread_id in self._running
@@ -186,7 +210,7 @@ class Agent:
 
     # --- internals -----------------------------------------------------------------------
 
-    async def _run(self, thread_id: str, graph_input: Any) -> AsyncIterator[AgentEvent]:
+    async def _run(self, thread_id: str, graph_input: Any) -> AsyncGenerator[AgentEvent, None]:
         context = RunContext()
         self._running[thread_id] = context
         text: list[str] = []
@@ -305,10 +329,6 @@ class Agent:
                 await self._pauses.release(thread_id, interrupt_id)
             else:
                 await self._pauses.close(thread_id, interrupt_id, "resolved")
-
-    async def _stop_all(self) -> None:
-        for context in self._running.values():
-            context.stop.set()
 
     def _lock(self, thread_id: str) -> asyncio.Lock:
         return self._locks.setdefault(thread_id, asyncio.Lock())

@@ -217,3 +217,12 @@ class BotStore:
             "SELECT * FROM (SELECT * FROM audit ORDER BY id DESC LIMIT ?) ORDER BY id", (limit,)
         )
         return [dict(row) for row in rows]
+
+    async def decision_for(self, thread_id: str, interrupt_id: str) -> tuple[str, str] | None:
+        """(action, actor) of the decision recorded for a pause, if any."""
+        row = await self.database.fetch_one(
+            "SELECT action, actor FROM audit WHERE thread_id = ? AND interrupt_id = ?"
+            " AND action != 'refused' ORDER BY id LIMIT 1",
+            (thread_id, interrupt_id),
+        )
+        return (row["action"], row["actor"]) if row else None

@@ -1,0 +1,73 @@
+"""`python -m bot`: run the Slack bot. `python -m bot audit`: print the decision log."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from pydantic import ValidationError
+
+from agent import ConfigurationError
+from bot.audit import print_audit
+from bot.server import EVENTS_PATH, serve
+from bot.settings import BotSettings
+
+
+def main() -> None:
+    """Parse the command line, read settings once, run."""
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    commands = parser.add_subparsers(dest="command")
+    audit = commands.add_parser("audit", help="print who approved, denied or edited what")
+    audit.add_argument("--limit", type=int, default=50, help="how many entries (default 50)")
+    arguments = parser.parse_args()
+    try:
+        settings = BotSettings()
+    except ValidationError as exc:
+        sys.exit(f"countersign: invalid setting: {_first_error(exc)}")
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("LiteLLM").setLevel(logging.WARNING)
+    try:
+        if arguments.command == "audit":
+            asyncio.run(print_audit(settings, arguments.limit))
+        else:
+            asyncio.run(_run(settings))
+    except ConfigurationError as exc:
+        sys.exit(f"countersign: {exc}")
+
+
+async def _run(settings: BotSettings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with serve(settings) as running:
+        bot = running.bot
+        where = (
+            f"events at {running.url}{EVENTS_PATH}"
+            if bot.mode == "http"
+            else "connected over Socket Mode"
+        )
+        logging.getLogger("bot").info(
+            "Countersign is ready as @%s (%s, model %s); health at %s/healthz",
+            bot.runtime.identity.user_id,
+            where,
+            settings.llm_model,
+            running.url,
+        )
+        await stop.wait()
+        logging.getLogger("bot").info("shutting down: finishing answers in progress…")
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    name = ".".join(str(part) for part in error["loc"]).upper()
+    return f"{name}: {error['msg']}"
+
+
+if __name__ == "__main__":
+    main()

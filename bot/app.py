@@ -1,0 +1,91 @@
+"""Assemble the bot from settings: the Slack client, the agent, the Bolt app and its listeners."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from agent import Agent, ConfigurationError
+from bot import listeners
+from bot.approvers import ApproverPolicy
+from bot.clicks import ClickHandler
+from bot.messages import MessageHandler
+from bot.rate_limits import SlackRateLimiter
+from bot.runtime import BotIdentity, BotRuntime
+from bot.settings import BotSettings, ConnectionMode
+from bot.slack_calls import SlackCalls
+from bot.store import BotStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Bot:
+    """A ready bot: the Bolt app to feed requests to, and the runtime behind it."""
+
+    app: AsyncApp
+    runtime: BotRuntime
+    mode: ConnectionMode
+
+
+async def identify(client: AsyncWebClient) -> BotIdentity:
+    """Ask Slack who we are; a rejected token stops start-up with a clear line."""
+    try:
+        auth = await client.auth_test()
+    except SlackApiError as exc:
+        raise ConfigurationError(
+            f"Slack rejected SLACK_BOT_TOKEN ({exc.response.get('error')}): copy the Bot User "
+            "OAuth Token again from OAuth & Permissions, and reinstall the app if it changed"
+        ) from exc
+    except OSError as exc:
+        raise ConfigurationError(
+            f"Could not reach Slack at SLACK_API_URL={client.base_url!r}: {exc}"
+        ) from exc
+    return BotIdentity(str(auth["user_id"]), str(auth.get("bot_id") or ""), str(auth["team_id"]))
+
+
+@contextlib.asynccontextmanager
+async def open_bot(settings: BotSettings) -> AsyncIterator[Bot]:
+    """Check settings, connect to Slack and the database; on exit, stop turns and close cleanly."""
+    mode = settings.mode()
+    assert settings.slack_bot_token is not None  # mode() checked it
+    client = AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
+    )
+    identity = await identify(client)
+    async with Agent.open(settings) as agent:
+        await agent.warm_up()
+        store = BotStore(agent.database)
+        await store.create_tables()
+        limiter = SlackRateLimiter()
+        runtime = BotRuntime(
+            settings=settings,
+            agent=agent,
+            client=client,
+            identity=identity,
+            store=store,
+            limiter=limiter,
+            slack=SlackCalls(client, limiter),
+            approvers=ApproverPolicy(
+                client, settings.approvers, allow_self_approval=settings.allow_self_approval
+            ),
+        )
+        signing_secret = settings.slack_signing_secret
+        app = AsyncApp(
+            client=client,
+            signing_secret=signing_secret.get_secret_value() if signing_secret else None,
+            request_verification_enabled=mode == "http",
+            logger=logging.getLogger("bot.bolt"),
+        )
+        listeners.register(app, MessageHandler(runtime), ClickHandler(runtime))
+        try:
+            yield Bot(app, runtime, mode)
+        finally:
+            agent.stop_all()
+            await runtime.tasks.drain(grace_seconds=10)

@@ -1,0 +1,57 @@
+"""What every handler needs, built once at start-up and passed down (no globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from agent import Agent
+from bot.approvers import ApproverPolicy
+from bot.rate_limits import SlackRateLimiter
+from bot.settings import BotSettings
+from bot.slack_calls import SlackCalls
+from bot.store import BotStore
+from bot.streaming import StreamerSettings
+from bot.tasks import TaskSupervisor
+
+
+@dataclass(frozen=True)
+class BotIdentity:
+    """Who the bot is in the workspace (from auth.test)."""
+
+    user_id: str
+    bot_id: str
+    team_id: str
+
+
+@dataclass(frozen=True)
+class ThreadRef:
+    """One Slack thread, which is one agent thread."""
+
+    team_id: str
+    channel: str
+    thread_ts: str
+
+    @property
+    def thread_id(self) -> str:
+        """Stable across restarts: the agent's checkpoint key."""
+        return f"{self.team_id}:{self.channel}:{self.thread_ts}"
+
+
+@dataclass
+class BotRuntime:
+    """The bot's parts; handlers receive this instead of reaching for globals."""
+
+    settings: BotSettings
+    agent: Agent
+    client: AsyncWebClient
+    identity: BotIdentity
+    store: BotStore
+    limiter: SlackRateLimiter
+    slack: SlackCalls
+    approvers: ApproverPolicy
+    tasks: TaskSupervisor = field(default_factory=TaskSupervisor)
+    streamer_settings: StreamerSettings = field(default_factory=StreamerSettings)
+    running_turns: dict[str, str] = field(default_factory=dict)
+    """thread_id → the user whose turn is streaming there (who may press Stop)."""

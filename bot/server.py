@@ -1,0 +1,94 @@
+"""Serve the bot: `POST /slack/events` (HTTP mode) or a Socket Mode connection, plus `/healthz`.
+
+`serve()` is what `python -m bot` runs and what the tests start on a random port: the same
+code path either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+from bot.app import Bot, open_bot
+from bot.expiry import ExpirySweeper
+from bot.recovery import mark_interrupted_turns
+from bot.settings import BotSettings
+
+logger = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+
+
+@dataclass
+class RunningBot:
+    """A bot that is serving; `url` is where its HTTP endpoints are."""
+
+    bot: Bot
+    url: str
+
+
+def web_app(bot: Bot, ready: asyncio.Event) -> web.Application:
+    """The HTTP endpoints; events only in HTTP mode (Socket Mode needs no public endpoint)."""
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        try:
+            bolt_request = await to_bolt_request(request)
+            response = await bot.app.async_dispatch(bolt_request)
+        except Exception:
+            logger.warning("rejected a malformed request to %s", EVENTS_PATH, exc_info=True)
+            return web.json_response({"error": "malformed request"}, status=400)
+        if response.status >= 400:
+            logger.warning("answered %s to a request: %s", response.status, response.body)
+        return await to_aiohttp_response(response)
+
+    async def healthz(_: web.Request) -> web.Response:
+        healthy = ready.is_set()
+        body = {"ok": healthy, "mode": bot.mode, "running_jobs": bot.runtime.tasks.running}
+        return web.json_response(body, status=200 if healthy else 503, dumps=json.dumps)
+
+    app = web.Application()
+    if bot.mode == "http":
+        app.router.add_post(EVENTS_PATH, events)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def serve(settings: BotSettings) -> AsyncIterator[RunningBot]:
+    """Start everything; on exit stop taking work, let turns end, close the database."""
+    ready = asyncio.Event()
+    async with open_bot(settings) as bot:
+        runner = web.AppRunner(web_app(bot, ready), access_log=None, shutdown_timeout=2)
+        await runner.setup()
+        site = web.TCPSite(runner, settings.host, settings.port)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        socket_handler = None
+        if bot.mode == "socket":
+            assert settings.slack_app_token is not None  # mode() checked it
+            socket_handler = AsyncSocketModeHandler(
+                bot.app, settings.slack_app_token.get_secret_value()
+            )
+            await socket_handler.connect_async()  # type: ignore[no-untyped-call]
+        await mark_interrupted_turns(bot.runtime)
+        sweeper = asyncio.create_task(ExpirySweeper(bot.runtime).run_forever(), name="expiry")
+        ready.set()
+        try:
+            yield RunningBot(bot, f"http://{host}:{port}")
+        finally:
+            ready.clear()
+            sweeper.cancel()
+            if socket_handler is not None:
+                await socket_handler.close_async()  # type: ignore[no-untyped-call]
+            await site.stop()
+            bot.runtime.agent.stop_all()
+            await bot.runtime.tasks.drain(grace_seconds=10)
+            await runner.cleanup()

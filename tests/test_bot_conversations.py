@@ -1,0 +1,193 @@
+"""Conversations in Slack: mentions, DMs, thread replies, ordering, dedupe and signatures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+from tests.bot_harness import SIGNING_SECRET, slack_bot
+from tests.slack_emulator import SlackEmulator
+
+
+async def test_mention_is_answered_in_its_thread(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path) as bot:
+        asked = await bot.say("UALICE", "C0GENERAL", "<@UBOT> hello there")
+        [answer] = bot.replies("C0GENERAL", asked.ts)
+        assert answer.thread_ts == asked.ts
+        assert "save" in answer.visible_text().lower() and "note" in answer.visible_text().lower()
+        assert "Thinking" not in answer.visible_text()
+        assert not answer.buttons()  # the Stop button is gone once the answer is complete
+        first_version = answer.versions[0]
+        assert "Thinking" in json.dumps(first_version)  # a status appeared at once
+
+
+async def test_dm_is_answered_in_a_thread_under_it(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path) as bot:
+        asked = await bot.say("UALICE", "D0ALICE", "hi")
+        [answer] = bot.replies("D0ALICE", asked.ts)
+        assert answer.thread_ts == asked.ts
+        assert answer.visible_text()
+
+
+async def test_thread_reply_continues_without_a_mention(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path) as bot:
+        asked = await bot.say("UALICE", "C0GENERAL", "<@UBOT> save a note about water")
+        bot_messages = bot.replies("C0GENERAL", asked.ts)
+        card = bot_messages[-1]
+        await bot.slack.click("UALICE", "C0GENERAL", card.ts, "countersign_approve")
+        await bot.idle()
+        await bot.say("UALICE", "C0GENERAL", "what did I save about water?", thread_ts=asked.ts)
+        last = bot.replies("C0GENERAL", asked.ts)[-1]
+        assert "water" in last.visible_text().lower()
+        assert "found" in last.visible_text().lower()
+
+
+async def test_channel_chatter_without_a_mention_is_ignored(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path) as bot:
+        said, _ = await bot.slack.user_says("UALICE", "C0GENERAL", "lunch anyone?")
+        await asyncio.sleep(0.3)
+        await bot.idle()
+        assert bot.replies("C0GENERAL", said.ts) == []
+
+
+async def test_mention_twin_and_retried_event_are_answered_once(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path) as bot:
+        asked = await bot.say("UALICE", "C0GENERAL", "<@UBOT> hello")  # app_mention + message
+        event = {
+            "type": "app_mention",
+            "user": "UALICE",
+            "text": "<@UBOT> hello",
+            "channel": "C0GENERAL",
+            "ts": asked.ts,
+            "event_ts": asked.ts,
+        }
+        retry = await bot.slack.deliver_event(event, event_id="EvRETRY1")
+        again = await bot.slack.deliver_event(event, event_id="EvRETRY1", retry_num=1)
+        assert retry.status == again.status == 200
+        await asyncio.sleep(0.3)
+        await bot.idle()
+        assert len(bot.replies("C0GENERAL", asked.ts)) == 1
+
+
+async def test_a_retry_after_a_restart_is_still_recognised(tmp_path: Path) -> None:
+    async with SlackEmulator() as slack:
+        async with slack_bot(tmp_path, slack=slack) as bot:
+            asked = await bot.say("UALICE", "C0GENERAL", "<@UBOT> hello")
+            delivered = list(slack.calls_to("chat.postMessage"))
+        await _deliver_again_after_restart(tmp_path, slack, asked.ts, len(delivered))
+
+
+async def _deliver_again_after_restart(
+    tmp_path: Path, slack: SlackEmulator, ts: str, posts_before: int
+) -> None:
+    async with slack_bot(tmp_path, slack=slack) as bot:
+        event = {
+            "type": "message",
+            "channel_type": "channel",
+            "user": "UALICE",
+            "text": "<@UBOT> hello",
+            "channel": "C0GENERAL",
+            "ts": ts,
+        }
+        await bot.slack.deliver_event(event, retry_num=1, retry_reason="http_timeout")
+        await asyncio.sleep(0.3)
+        await bot.idle()
+        assert len(slack.calls_to("chat.postMessage")) == posts_before
+
+
+async def test_two_turns_in_one_thread_run_in_order(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path, demo_tokens_per_second=200) as bot:
+        root = await bot.say("UALICE", "D0ALICE", "hello")
+        await bot.slack.user_says("UALICE", "D0ALICE", "hi again", thread_ts=root.ts)
+        await bot.slack.user_says(
+            "UALICE", "D0ALICE", "what did I save about tea?", thread_ts=root.ts
+        )
+        await bot.wait_for(lambda: len(bot.replies("D0ALICE", root.ts)) == 3)
+        await bot.idle()
+        answers = bot.replies("D0ALICE", root.ts)
+        assert "tea" not in answers[1].visible_text().lower()
+        assert "tea" in answers[2].visible_text().lower()
+        assert float(answers[1].ts) < float(answers[2].ts)
+        history = await bot.runtime.agent.history(f"T0001:D0ALICE:{root.ts}")
+        users = [m["content"] for m in history if m["role"] == "user"]
+        assert users == ["hello", "hi again", "what did I save about tea?"]
+
+
+async def test_bot_and_edit_events_are_acked_and_ignored(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path) as bot:
+        for event in (
+            {
+                "type": "message",
+                "subtype": "message_changed",
+                "channel": "C0GENERAL",
+                "message": {"text": "<@UBOT> edited", "ts": "1.1"},
+                "ts": "1.2",
+            },
+            {"type": "message", "subtype": "message_deleted", "channel": "C0GENERAL", "ts": "1.3"},
+            {
+                "type": "message",
+                "bot_id": "BOTHER",
+                "user": "UOTHERBOT",
+                "channel": "C0GENERAL",
+                "text": "<@UBOT> hi from a bot",
+                "ts": "1.4",
+            },
+        ):
+            delivery = await bot.slack.deliver_event(event)
+            assert delivery.status == 200
+        await asyncio.sleep(0.3)
+        await bot.idle()
+        assert bot.slack.calls_to("chat.postMessage") == []
+
+
+async def test_forged_and_stale_requests_are_rejected_without_effect(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path) as bot:
+        body = json.dumps(
+            {
+                "type": "event_callback",
+                "team_id": "T0001",
+                "event_id": "EvFORGED",
+                "event": {
+                    "type": "app_mention",
+                    "user": "UALICE",
+                    "text": "<@UBOT> hi",
+                    "channel": "C0GENERAL",
+                    "ts": "1700000001.000100",
+                },
+            }
+        ).encode()
+        forged = await bot.slack.post_raw(body, content_type="application/json", secret="wrong")
+        stale = await bot.slack.post_raw(
+            body,
+            content_type="application/json",
+            secret=SIGNING_SECRET,
+            timestamp=int(time.time()) - 600,
+        )
+        assert forged.status == 401
+        assert stale.status == 401
+        await asyncio.sleep(0.3)
+        assert bot.slack.calls_to("chat.postMessage") == []
+
+
+async def test_a_broken_payload_gets_a_4xx(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path) as bot:
+        broken = await bot.slack.post_raw(
+            b"payload=%7Bnot-json",
+            content_type="application/x-www-form-urlencoded",
+            secret=SIGNING_SECRET,
+        )
+        assert 400 <= broken.status < 500
+
+
+async def test_healthz_is_ok_once_ready(tmp_path: Path) -> None:
+    import aiohttp
+
+    async with (
+        slack_bot(tmp_path) as bot,
+        aiohttp.ClientSession() as session,
+        session.get(bot.running.url + "/healthz") as response,
+    ):
+        assert response.status == 200
+        assert (await response.json())["ok"] is True
