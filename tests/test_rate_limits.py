@@ -1,0 +1,178 @@
+"""The workspace budget: buckets, Retry-After windows and the cadence hint, on a fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.rate_limits import Budget, SlackRateLimiter, default_budgets
+
+
+class FakeClock:
+    """A monotonic clock that only moves when someone sleeps on it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        target = self.now + seconds
+        await asyncio.sleep(0)  # let other waiters run, as a real sleep would
+        self.now = max(self.now, target)
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def limiter_on(clock: FakeClock, **budgets: Budget) -> SlackRateLimiter:
+    table = default_budgets()
+    table.update({name.replace("_", "."): budget for name, budget in budgets.items()})
+    return SlackRateLimiter(table, clock=clock, sleep=clock.sleep)
+
+
+def test_defaults_sit_under_slack_limits() -> None:
+    """chat.update stays under Tier 3's 50/min; postMessage is per channel at 1/s."""
+    budgets = default_budgets()
+    assert budgets["chat.update"].per_second * 60 == pytest.approx(45)
+    assert budgets["chat.update"].burst == 8
+    assert budgets["chat.postMessage"] == Budget(1.0, burst=3, per_key=True)
+    with pytest.raises(ValueError, match="positive rate"):
+        Budget(0)
+
+
+def test_burst_then_sustained_rate() -> None:
+    """A full bucket allows the burst at once, then one call per interval."""
+    clock = FakeClock()
+    limiter = limiter_on(clock)
+    assert [limiter.try_acquire("chat.update") for _ in range(9)] == [True] * 8 + [False]
+    clock.advance(60 / 45 - 0.01)
+    assert not limiter.try_acquire("chat.update")
+    clock.advance(0.01)
+    assert limiter.try_acquire("chat.update")
+    assert not limiter.try_acquire("chat.update")
+
+
+async def test_acquire_waits_its_turn_in_order() -> None:
+    """Blocking callers are spaced by the rate after the burst, in the order they asked."""
+    clock = FakeClock()
+    limiter = limiter_on(clock, chat_update=Budget(1.0, burst=2))
+    start = clock.now
+    done: list[tuple[int, float]] = []
+
+    async def call(n: int) -> None:
+        await limiter.acquire("chat.update")
+        done.append((n, clock.now - start))
+
+    await asyncio.gather(*(call(n) for n in range(6)))
+    assert [n for n, _ in done] == list(range(6))
+    assert [round(at, 6) for _, at in done] == [0, 0, 1, 2, 3, 4]
+
+
+async def test_calls_never_exceed_budget_in_any_window() -> None:
+    """However many callers share it, no minute sees more than burst + rate x 60 calls."""
+    clock = FakeClock()
+    limiter = limiter_on(clock)
+    times: list[float] = []
+
+    async def streamer() -> None:
+        for _ in range(5):
+            await limiter.acquire("chat.update")
+            times.append(clock.now)
+
+    await asyncio.gather(*(streamer() for _ in range(30)))
+    times.sort()
+    for i, first in enumerate(times):
+        in_window = [t for t in times[i:] if t < first + 60]
+        assert len(in_window) <= 8 + 45
+
+
+def test_post_message_is_per_channel() -> None:
+    """One busy channel does not hold back posts to another."""
+    clock = FakeClock()
+    limiter = limiter_on(clock)
+    assert all(limiter.try_acquire("chat.postMessage", "C1") for _ in range(3))
+    assert not limiter.try_acquire("chat.postMessage", "C1")
+    assert limiter.try_acquire("chat.postMessage", "C2")
+
+
+def test_unknown_methods_get_a_generous_budget() -> None:
+    """Methods without a budget of their own still get one."""
+    clock = FakeClock()
+    limiter = limiter_on(clock)
+    assert sum(limiter.try_acquire("reactions.add") for _ in range(30)) == 20
+
+
+def test_retry_after_closes_the_method_for_try_acquire() -> None:
+    """Inside the window nothing goes; after it, one call, with no burst credit."""
+    clock = FakeClock()
+    limiter = limiter_on(clock)
+    limiter.note_retry_after("chat.update", 3)
+    assert limiter.blocked_for("chat.update") == pytest.approx(3)
+    assert limiter.wait_time("chat.update") == pytest.approx(3)
+    assert not limiter.try_acquire("chat.update")
+    assert limiter.try_acquire("chat.postMessage", "C1")  # other methods are unaffected
+    clock.advance(2.99)
+    assert not limiter.try_acquire("chat.update")
+    clock.advance(0.01)
+    assert limiter.try_acquire("chat.update")
+    assert not limiter.try_acquire("chat.update")
+
+
+async def test_retry_after_holds_back_blocking_callers() -> None:
+    """acquire() returns no earlier than the end of the Retry-After window."""
+    clock = FakeClock()
+    limiter = limiter_on(clock)
+    start = clock.now
+    limiter.note_retry_after("chat.update", 5)
+    await limiter.acquire("chat.update")
+    assert clock.now - start >= 5
+
+
+async def test_a_429_while_waiting_voids_the_booked_slot() -> None:
+    """A caller who booked a slot before a 429 still waits for the window to end."""
+    clock = FakeClock()
+    limiter = limiter_on(clock, chat_update=Budget(1.0, burst=1))
+    assert limiter.try_acquire("chat.update")
+    start = clock.now
+    waiter = asyncio.create_task(limiter.acquire("chat.update"))
+    await asyncio.sleep(0)  # it has booked the slot at +1 s and is sleeping
+    limiter.note_retry_after("chat.update", 4)
+    await waiter
+    assert clock.now - start >= 4
+
+
+def test_windows_only_extend() -> None:
+    """A shorter Retry-After does not shorten a longer window already in force."""
+    clock = FakeClock()
+    limiter = limiter_on(clock)
+    limiter.note_retry_after("chat.update", 10)
+    limiter.note_retry_after("chat.update", 1)
+    assert limiter.blocked_for("chat.update") == pytest.approx(10)
+
+
+def test_suggested_interval_shares_the_budget_between_streams() -> None:
+    """The cadence hint grows with the number of answers streaming at once."""
+    limiter = SlackRateLimiter()
+    one = limiter.suggested_interval("chat.update")
+    assert one == pytest.approx(60 / 45)
+    with limiter.streaming(), limiter.streaming():
+        limiter.register_stream()
+        assert limiter.active_streams == 3
+        assert limiter.suggested_interval("chat.update") == pytest.approx(3 * one)
+        limiter.unregister_stream()
+    assert limiter.active_streams == 0
+    with pytest.raises(RuntimeError, match="without a matching"):
+        limiter.unregister_stream()
+
+
+def test_idle_channel_buckets_are_forgotten() -> None:
+    """Per-channel buckets do not pile up forever on a long-running bot."""
+    clock = FakeClock()
+    limiter = limiter_on(clock)
+    for n in range(2000):
+        assert limiter.try_acquire("chat.postMessage", f"C{n}")
+        clock.advance(1.0)
+    assert len(limiter._buckets) <= 600
