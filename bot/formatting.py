@@ -93,7 +93,7 @@ def markdown_to_mrkdwn(md: str, *, partial: bool = False) -> str:
 def open_fence(md: str) -> str | None:
     """The opening line of the fenced code block `md` ends inside, or None when it ends outside."""
     opening: str | None = None
-    for line in md.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+    for line in _PRIVATE.sub("", md.replace("\r\n", "\n").replace("\r", "\n")).split("\n"):
         if opening is None:
             if _fence_marker(line):
                 opening = line
