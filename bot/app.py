@@ -77,11 +77,13 @@ async def open_bot(settings: BotSettings) -> AsyncIterator[Bot]:
             ),
         )
         signing_secret = settings.slack_signing_secret
+        bolt_logger = logging.getLogger("bot.bolt")
+        bolt_logger.addFilter(_BoltTokenNotice())
         app = AsyncApp(
             client=client,
             signing_secret=signing_secret.get_secret_value() if signing_secret else None,
             request_verification_enabled=mode == "http",
-            logger=logging.getLogger("bot.bolt"),
+            logger=bolt_logger,
         )
         listeners.register(app, MessageHandler(runtime), ClickHandler(runtime))
         try:
@@ -89,3 +91,10 @@ async def open_bot(settings: BotSettings) -> AsyncIterator[Bot]:
         finally:
             agent.stop_all()
             await runtime.tasks.drain(grace_seconds=10)
+
+
+class _BoltTokenNotice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that our client's token wins; it does."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()

@@ -19,6 +19,7 @@ from bot import cards
 from bot.approvers import Action
 from bot.decisions import decide
 from bot.runtime import BotRuntime, ThreadRef
+from bot.store import SlackPlace
 from bot.turns import approval_card, render_run
 
 logger = logging.getLogger(__name__)
@@ -174,8 +175,10 @@ class ClickHandler:
     def _decide_later(self, body: Body, ref: ThreadRef, pause: Pause, decision: Any) -> None:
         clicker = body["user"]["id"]
 
+        card = _card_place(body, ref)
+
         async def job() -> None:
-            refused = await decide(self._runtime, ref, pause.interrupt_id, decision, clicker)
+            refused = await decide(self._runtime, ref, pause.interrupt_id, decision, clicker, card)
             if refused is not None:
                 await self._refuse(
                     body,
@@ -276,6 +279,14 @@ class ClickHandler:
             pause.requested_by,
             pause.created_at,
         )
+
+
+def _card_place(body: Body, ref: ThreadRef) -> SlackPlace | None:
+    """Where the clicked card is, from the click itself (None for modal submissions)."""
+    container = body.get("container") or {}
+    if container.get("type") != "message" or not container.get("message_ts"):
+        return None
+    return SlackPlace(ref.channel, ref.thread_ts, str(container["message_ts"]))
 
 
 def _thread_of(body: Body) -> str | None:

@@ -25,6 +25,7 @@ from agent import (
 )
 from bot import cards
 from bot.runtime import BotRuntime, ThreadRef
+from bot.store import SlackPlace
 from bot.turns import approval_card, render_run
 
 logger = logging.getLogger(__name__)
@@ -54,8 +55,12 @@ async def decide(
     interrupt_id: str,
     decision: Decision,
     actor: str | None,
+    card: SlackPlace | None = None,
 ) -> ResumeRefused | None:
-    """Resume the pause; returns the refusal (nothing changed) if the agent refused."""
+    """Resume the pause; returns the refusal (nothing changed) if the agent refused.
+
+    `card` is where a click says the card is: used if the bot died before recording it.
+    """
     events = runtime.agent.resume(ref.thread_id, interrupt_id, decision)
     try:
         first = await anext(events)
@@ -66,7 +71,7 @@ async def decide(
         return refused
     assert isinstance(first, Resumed)  # the agent's first event of an accepted resume
     arguments = _arguments_that_run(runtime, first.pause, decision)
-    await _close_pause_message(runtime, first.pause, decision, actor, arguments)
+    await _close_pause_message(runtime, first.pause, decision, actor, arguments, card)
     await runtime.store.audit(
         thread_id=ref.thread_id,
         interrupt_id=interrupt_id,
@@ -98,10 +103,12 @@ async def _close_pause_message(
     decision: Decision,
     actor: str | None,
     arguments: dict[str, Any] | None,
+    hint: SlackPlace | None,
 ) -> None:
     """Every end state edits the card or question: its buttons go, a line says what happened."""
-    place = await runtime.store.pause_place(pause.thread_id, pause.interrupt_id)
+    place = await runtime.store.pause_place(pause.thread_id, pause.interrupt_id) or hint
     if place is None:
+        logger.warning("no card recorded for pause %s; nothing to edit", pause.interrupt_id)
         return
     now = time.time()
     if pause.kind == "approval":

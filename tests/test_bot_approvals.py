@@ -1,0 +1,306 @@
+"""Approval cards in Slack: clicks resume the run exactly once, and every end state shows."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from tests.bot_harness import SlackBot, slack_bot
+from tests.slack_emulator import Message
+from tests.slack_emulator.records import iter_elements
+
+CHANNEL = "C0GENERAL"
+
+
+async def notes(bot: SlackBot) -> list[tuple[str, str]]:
+    rows = await bot.runtime.agent.database.fetch_all("SELECT title, body FROM notes ORDER BY id")
+    return [(row["title"], row["body"]) for row in rows]
+
+
+def card_in(bot: SlackBot, thread_ts: str) -> Message:
+    cards = [m for m in bot.replies(CHANNEL, thread_ts) if "Approval needed" in m.visible_text()]
+    assert cards, f"no approval card in the thread: {bot.texts(CHANNEL, thread_ts)}"
+    return cards[-1]
+
+
+async def ask_to_save(bot: SlackBot, user: str = "UALICE", what: str = "water") -> Message:
+    asked = await bot.say(user, CHANNEL, f"<@UBOT> save a note about {what}")
+    return asked
+
+
+async def click(bot: SlackBot, user: str, card: Message, action: str) -> None:
+    delivery = await bot.slack.click(user, CHANNEL, card.ts, action)
+    assert delivery.status == 200
+    await asyncio.sleep(0.05)
+    await bot.idle()
+
+
+def ephemeral_texts(bot: SlackBot, user: str) -> list[str]:
+    return [e.get("text", "") for e in bot.slack.ephemerals(CHANNEL, user)]
+
+
+async def test_card_shows_what_why_who_and_when(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path) as bot:
+        asked = await ask_to_save(bot)
+        card = card_in(bot, asked.ts)
+        text = card.visible_text()
+        assert "Save note" in text
+        assert "Water" in text and "A note about water" in text  # the exact arguments
+        assert "so the team can find it later" in text  # the model's reason
+        assert "<@UALICE>" in text and "<!date^" in text  # who asked, when it expires
+        styles = {b["action_id"]: b.get("style") for b in card.buttons()}
+        assert styles["countersign_approve"] == "primary"
+        assert styles["countersign_deny"] == "danger"
+        assert await notes(bot) == []
+
+
+async def test_approve_stores_once_and_the_card_says_who(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path) as bot:
+        asked = await ask_to_save(bot)
+        card = card_in(bot, asked.ts)
+        await click(bot, "UBOB", card, "countersign_approve")
+        decided = bot.slack.message(CHANNEL, card.ts)
+        assert decided.buttons() == []
+        assert "Approved by <@UBOB>" in decided.visible_text()
+        assert await notes(bot) == [
+            ("Water", "A note about water, saved from the chat so the team can find it.")
+        ]
+        last = bot.replies(CHANNEL, asked.ts)[-1]
+        assert last.ts > card.ts and "saved the note" in last.visible_text()
+
+
+async def test_double_and_concurrent_clicks_write_once(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path) as bot:
+        asked = await ask_to_save(bot)
+        card = card_in(bot, asked.ts)
+        await asyncio.gather(
+            bot.slack.click("UBOB", CHANNEL, card.ts, "countersign_approve"),
+            bot.slack.click("UCAROL", CHANNEL, card.ts, "countersign_approve"),
+            bot.slack.click("UBOB", CHANNEL, card.ts, "countersign_approve"),
+        )
+        await asyncio.sleep(0.05)
+        await bot.idle()
+        assert len(await notes(bot)) == 1
+        told = ephemeral_texts(bot, "UBOB") + ephemeral_texts(bot, "UCAROL")
+        assert len(told) == 2 and all("already" in text for text in told)
+        decided = [
+            row for row in await bot.runtime.store.audit_rows() if row["action"] != "refused"
+        ]
+        assert [row["action"] for row in decided] == ["approved"]
+
+
+async def test_deny_with_a_reason_reaches_the_model(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path) as bot:
+        asked = await ask_to_save(bot)
+        card = card_in(bot, asked.ts)
+        await click(bot, "UBOB", card, "countersign_deny")
+        view = bot.slack.views[-1]
+        assert card_in(bot, asked.ts).buttons()  # nothing decided until the modal is submitted
+        delivery = await bot.slack.submit_view(
+            "UBOB",
+            view["view_id"],
+            {"reason": {"reason": {"type": "plain_text_input", "value": "we use the wiki"}}},
+        )
+        assert delivery.status == 200
+        await asyncio.sleep(0.05)
+        await bot.idle()
+        decided = bot.slack.message(CHANNEL, card.ts)
+        assert (
+            "Denied by <@UBOB>" in decided.visible_text()
+            and "we use the wiki" in decided.visible_text()
+        )
+        assert decided.buttons() == []
+        assert await notes(bot) == []
+        assert "we use the wiki" in bot.replies(CHANNEL, asked.ts)[-1].visible_text()
+
+
+async def test_deny_without_a_reason(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path) as bot:
+        asked = await ask_to_save(bot)
+        await click(bot, "UBOB", card_in(bot, asked.ts), "countersign_deny")
+        await bot.slack.submit_view("UBOB", bot.slack.views[-1]["view_id"], {})
+        await asyncio.sleep(0.05)
+        await bot.idle()
+        assert await notes(bot) == []
+        assert "did not save" in bot.replies(CHANNEL, asked.ts)[-1].visible_text()
+
+
+async def test_edit_and_approve_runs_the_edited_arguments(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path) as bot:
+        asked = await ask_to_save(bot)
+        card = card_in(bot, asked.ts)
+        await click(bot, "UBOB", card, "countersign_edit")
+        view = bot.slack.views[-1]
+        prefilled = {
+            b["block_id"]: b["element"].get("initial_value")
+            for b in view["view"]["blocks"]
+            if b["type"] == "input"
+        }
+        assert prefilled["arg:title"] == "Water"
+        empty = await bot.slack.submit_view(
+            "UBOB",
+            view["view_id"],
+            {"arg:title": {"value": {"type": "plain_text_input", "value": "Sparkling"}}},
+        )
+        assert "errors" in empty.body and "arg:body" in empty.body  # body is required
+        assert await notes(bot) == []
+        await bot.slack.submit_view(
+            "UBOB",
+            view["view_id"],
+            {
+                "arg:title": {"value": {"type": "plain_text_input", "value": "Sparkling"}},
+                "arg:body": {"value": {"type": "plain_text_input", "value": "Two crates."}},
+            },
+        )
+        await asyncio.sleep(0.05)
+        await bot.idle()
+        assert await notes(bot) == [("Sparkling", "Two crates.")]
+        decided = bot.slack.message(CHANNEL, card.ts).visible_text()
+        assert "Edited and approved by <@UBOB>" in decided
+        assert "Sparkling" in decided and "edited" in decided
+
+
+async def test_approvers_setting_refuses_others_and_keeps_the_buttons(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path, approvers=["S0APPROVERS"]) as bot:
+        asked = await ask_to_save(bot)
+        card = card_in(bot, asked.ts)
+        await click(bot, "UCAROL", card, "countersign_approve")
+        assert await notes(bot) == []
+        assert bot.slack.message(CHANNEL, card.ts).buttons()  # unchanged
+        [refusal] = ephemeral_texts(bot, "UCAROL")
+        assert "S0APPROVERS" in refusal
+        await click(bot, "UBOB", card, "countersign_approve")  # a member of the group
+        assert len(await notes(bot)) == 1
+        actions = [row["action"] for row in await bot.runtime.store.audit_rows()]
+        assert actions == ["refused", "approved"]
+
+
+async def test_self_approval_off_refuses_the_requester(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path, allow_self_approval=False) as bot:
+        asked = await ask_to_save(bot, user="UALICE")
+        card = card_in(bot, asked.ts)
+        await click(bot, "UALICE", card, "countersign_approve")
+        assert await notes(bot) == []
+        assert any("someone else" in text for text in ephemeral_texts(bot, "UALICE"))
+        await click(bot, "UBOB", card, "countersign_approve")
+        assert len(await notes(bot)) == 1
+
+
+async def test_expiry_edits_the_card_and_tells_the_model(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path, approval_ttl_seconds=0.5) as bot:
+        asked = await ask_to_save(bot)
+        card = card_in(bot, asked.ts)
+        await bot.wait_for(lambda: "Expired" in bot.slack.message(CHANNEL, card.ts).visible_text())
+        await bot.idle()
+        assert bot.slack.message(CHANNEL, card.ts).buttons() == []
+        assert await notes(bot) == []
+        assert "in time" in bot.replies(CHANNEL, asked.ts)[-1].visible_text()
+        assert [row["action"] for row in await bot.runtime.store.audit_rows()] == ["expired"]
+
+
+async def test_a_stale_button_after_the_run_moved_on_runs_nothing(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path) as bot:
+        asked = await bot.say("UALICE", CHANNEL, "<@UBOT> save notes about tea and coffee")
+        first = card_in(bot, asked.ts)
+        old_blocks = first.blocks
+        await click(bot, "UBOB", first, "countersign_approve")
+        second = card_in(bot, asked.ts)
+        assert second.ts != first.ts and "Coffee" in second.visible_text()
+        # A click from the first card as it looked before (a slow client, a retried payload).
+        old_value = next(
+            b for b in iter_elements(old_blocks) if b.get("action_id") == "countersign_approve"
+        )["value"]
+        delivery = await bot.slack.deliver_interactive(
+            {
+                "type": "block_actions",
+                "user": {"id": "UCAROL", "username": "carol", "team_id": "T0001"},
+                "team": {"id": "T0001"},
+                "channel": {"id": CHANNEL},
+                "container": {"type": "message", "message_ts": first.ts, "channel_id": CHANNEL},
+                "message": {"ts": first.ts, "text": first.text, "blocks": old_blocks},
+                "trigger_id": "1.2.3",
+                "actions": [
+                    {"action_id": "countersign_approve", "value": old_value, "type": "button"}
+                ],
+            }
+        )
+        assert delivery.status == 200
+        await asyncio.sleep(0.05)
+        await bot.idle()
+        assert [title for title, _ in await notes(bot)] == []  # coffee was not approved by it
+        assert card_in(bot, asked.ts).buttons()  # the pending card still works
+        assert any(
+            "no longer pending" in t or "already" in t for t in ephemeral_texts(bot, "UCAROL")
+        )
+
+
+async def test_two_writes_in_one_step_are_two_cards_in_order(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path) as bot:
+        asked = await bot.say("UALICE", CHANNEL, "<@UBOT> save notes about tea and coffee")
+        first = card_in(bot, asked.ts)
+        assert "Tea" in first.visible_text()
+        await click(bot, "UBOB", first, "countersign_approve")
+        second = card_in(bot, asked.ts)
+        assert float(second.ts) > float(first.ts)
+        await click(bot, "UBOB", second, "countersign_approve")
+        assert [title for title, _ in await notes(bot)] == ["Tea", "Coffee"]
+
+
+async def test_a_new_message_while_paused_points_at_the_card(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path) as bot:
+        asked = await ask_to_save(bot)
+        card = card_in(bot, asked.ts)
+        await bot.say("UBOB", CHANNEL, "is this done yet?", thread_ts=asked.ts)
+        pointer = bot.replies(CHANNEL, asked.ts)[-1].visible_text()
+        assert "waiting for a decision" in pointer and "Save note" in pointer
+        assert bot.slack.message(CHANNEL, card.ts).buttons()  # the pause was not dropped
+        await click(bot, "UBOB", card, "countersign_approve")
+        assert len(await notes(bot)) == 1
+
+
+async def test_question_is_answered_by_the_requester_only(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path) as bot:
+        asked = await bot.say("UALICE", CHANNEL, "<@UBOT> remind me about the meeting")
+        question = bot.replies(CHANNEL, asked.ts)[-1]
+        assert question.text.startswith("<@UALICE>") and "meeting" in question.text.lower()
+        await bot.say("UBOB", CHANNEL, "it's at 3", thread_ts=asked.ts)
+        assert "waiting for <@UALICE>" in bot.replies(CHANNEL, asked.ts)[-1].visible_text()
+        await bot.say("UALICE", CHANNEL, "Tuesday at 10", thread_ts=asked.ts)
+        assert "Answered by <@UALICE>" in bot.slack.message(CHANNEL, question.ts).visible_text()
+        card = card_in(bot, asked.ts)  # the demo proposes a reminder built from the answer
+        assert "Tuesday at 10" in card.visible_text()
+
+
+async def test_anyone_may_answer_when_configured(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path, ask_human_responders="anyone") as bot:
+        asked = await bot.say("UALICE", CHANNEL, "<@UBOT> remind me about the standup")
+        await bot.say("UBOB", CHANNEL, "Friday 9am", thread_ts=asked.ts)
+        assert "Friday 9am" in card_in(bot, asked.ts).visible_text()
+
+
+async def test_stop_mid_stream_keeps_the_partial_answer(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path, demo_tokens_per_second=15) as bot:
+        bot.runtime.streamer_settings = type(bot.runtime.streamer_settings)(min_interval=0.05)
+        said, _ = await bot.slack.user_says("UALICE", CHANNEL, "<@UBOT> hello")
+        await bot.wait_for(
+            lambda: (
+                any(
+                    b["action_id"] == "countersign_stop"
+                    for m in bot.replies(CHANNEL, said.ts)
+                    for b in m.buttons()
+                )
+                and len(bot.replies(CHANNEL, said.ts)[0].visible_text()) > 10
+            )
+        )
+        answer = bot.replies(CHANNEL, said.ts)[0]
+        await click(bot, "UALICE", answer, "countersign_stop")
+        stopped = bot.slack.message(CHANNEL, answer.ts)
+        assert "Stopped" in stopped.visible_text()
+        assert stopped.buttons() == []
+        history = await bot.runtime.agent.history(f"T0001:{CHANNEL}:{said.ts}")
+        partial = history[-1]["content"]
+        assert partial and partial.split()[0] in stopped.visible_text()
+        assert len(partial) < 200  # the demo's full answer is longer: it really stopped
+        await bot.say("UALICE", CHANNEL, "hello again", thread_ts=said.ts)
+        assert "Stopped" not in bot.replies(CHANNEL, said.ts)[-1].visible_text()
