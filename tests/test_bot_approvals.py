@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 
 from tests.bot_harness import SlackBot, slack_bot
@@ -25,8 +24,7 @@ def card_in(bot: SlackBot, thread_ts: str) -> Message:
 
 
 async def ask_to_save(bot: SlackBot, user: str = "UALICE", what: str = "water") -> Message:
-    asked = await bot.say(user, CHANNEL, f"<@UBOT> save a note about {what}")
-    return asked
+    return await bot.say(user, CHANNEL, f"<@UBOT> save a note about {what}")
 
 
 async def click(bot: SlackBot, user: str, card: Message, action: str) -> None:
