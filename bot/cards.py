@@ -26,8 +26,18 @@ DENY_MODAL = "countersign_deny_reason"
 EDIT_MODAL = "countersign_edit_arguments"
 
 SHOWN_VALUE_CHARS = 300
+SHOWN_NAME_CHARS = 100
+SHOWN_ARGUMENTS = 100
+"""More would not fit in a message's 50 blocks; the rest are in the full-arguments modal."""
+FULL_ARGUMENTS_AFTER = 30
 SHOWN_REASON_CHARS = 600
 SECTION_CHARS = 2900
+INPUT_CHARS = 3000
+"""The most a plain_text_input holds: longer values cannot be prefilled whole."""
+MODAL_SECTIONS = 95
+TOO_LONG_ERROR = (
+    "Too long to edit here: type a replacement, or cancel and approve it from the card as it is."
+)
 
 
 @dataclass(frozen=True)
@@ -106,8 +116,8 @@ def decided_blocks(
         "expired": f"⌛ Expired {when}: nobody approved it, so nothing ran",
         "superseded": "This request is no longer pending; nothing more will run from this card.",
     }[outcome]
-    if detail:
-        line += f"\n>{escape_mrkdwn(_shorten(detail, SHOWN_REASON_CHARS))}"
+    if detail:  # every line quoted, not just the first
+        line += "\n>" + escape_mrkdwn(_shorten(detail, SHOWN_REASON_CHARS)).replace("\n", "\n>")
     summary = _summary(card)
     if outcome == "edited":
         summary[0]["text"]["text"] += " _(arguments edited by the approver)_"
@@ -188,10 +198,16 @@ def deny_modal(card: ApprovalCard) -> View:
 
 
 def edit_modal(card: ApprovalCard, schema: dict[str, Any]) -> View:
-    """One field per argument, prefilled; non-text values are edited as JSON."""
+    """One field per argument, prefilled; non-text values are edited as JSON.
+
+    A value too long for an input is not prefilled with a cut copy (submitting that would run
+    the tool with the value cut short): its field starts empty and must be replaced.
+    """
     properties: dict[str, Any] = schema.get("properties", {})
     required = set(schema.get("required", []))
     blocks: list[Block] = []
+    text_fields: list[str] = []
+    too_long: list[str] = []
     for name in properties or card.arguments:
         value = card.arguments.get(name)
         is_text = properties.get(name, {}).get("type") == "string" or isinstance(value, str)
@@ -201,22 +217,26 @@ def edit_modal(card: ApprovalCard, schema: dict[str, Any]) -> View:
             "action_id": "value",
             "multiline": is_text and len(str(initial)) > 60,
         }
-        if value is not None and initial:
-            element["initial_value"] = initial[:3000]
-        label = name if is_text else f"{name} (JSON)"
-        blocks.append(
-            {
-                "type": "input",
-                "block_id": f"arg:{name}",
-                "optional": name not in required,
-                "label": {"type": "plain_text", "text": label[:2000]},
-                "element": element,
-            }
-        )
+        block: Block = {
+            "type": "input",
+            "block_id": f"arg:{name}",
+            "optional": name not in required,
+            "label": {"type": "plain_text", "text": (name if is_text else f"{name} (JSON)")[:2000]},
+            "element": element,
+        }
+        if value is not None and len(initial) > INPUT_CHARS:
+            too_long.append(name)
+            block["optional"] = True  # so the check below, with its message, is what stops it
+            block["hint"] = {"type": "plain_text", "text": _too_long_hint(len(initial))}
+        elif value is not None and initial:
+            element["initial_value"] = initial
+        if is_text:
+            text_fields.append(name)
+        blocks.append(block)
     metadata = json.loads(card.ref.encode())
-    metadata["text"] = [
-        name for name in properties or card.arguments if _is_text(name, properties, card.arguments)
-    ]
+    metadata["text"] = text_fields
+    if too_long:
+        metadata["long"] = too_long
     return {
         "type": "modal",
         "callback_id": EDIT_MODAL,
@@ -237,12 +257,19 @@ def edit_modal(card: ApprovalCard, schema: dict[str, Any]) -> View:
 def arguments_modal(card: ApprovalCard) -> View:
     """The full arguments, for values the card had to shorten."""
     full = json.dumps(card.arguments, indent=2, ensure_ascii=False)
-    chunks = [full[i : i + SECTION_CHARS - 10] for i in range(0, len(full), SECTION_CHARS - 10)]
+    pieces = [
+        code
+        for start in range(0, len(full), SECTION_CHARS - 10)
+        for code in _code_blocks(full[start : start + SECTION_CHARS - 10])
+    ]
+    blocks = [_section(code) for code in pieces[:MODAL_SECTIONS]]
+    if len(pieces) > MODAL_SECTIONS:
+        blocks.append(_context(f"…cut here: {len(full):,} characters are too many to show."))
     return {
         "type": "modal",
         "title": {"type": "plain_text", "text": "Full arguments"},
         "close": {"type": "plain_text", "text": "Close"},
-        "blocks": [_section(f"```{escape_mrkdwn(chunk)}```") for chunk in chunks[:95]],
+        "blocks": blocks,
     }
 
 
@@ -251,6 +278,7 @@ def parse_edit_submission(view: View) -> tuple[PauseRef, dict[str, Any], dict[st
     metadata = json.loads(view["private_metadata"])
     ref = PauseRef(str(metadata["t"]), str(metadata["i"]))
     text_fields = set(metadata.get("text", []))
+    too_long = set(metadata.get("long", []))
     arguments: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for block_id, actions in view["state"]["values"].items():
@@ -258,6 +286,9 @@ def parse_edit_submission(view: View) -> tuple[PauseRef, dict[str, Any], dict[st
             continue
         name = block_id.removeprefix("arg:")
         raw = actions.get("value", {}).get("value")
+        if raw is None and name in too_long:
+            errors[block_id] = TOO_LONG_ERROR
+            continue
         if raw is None:
             continue
         if name in text_fields:
@@ -270,8 +301,11 @@ def parse_edit_submission(view: View) -> tuple[PauseRef, dict[str, Any], dict[st
     return ref, arguments, errors
 
 
-def _is_text(name: str, properties: dict[str, Any], arguments: dict[str, Any]) -> bool:
-    return properties.get(name, {}).get("type") == "string" or isinstance(arguments.get(name), str)
+def _too_long_hint(length: int) -> str:
+    return (
+        f"The current value has {length:,} characters, too many for this box, so it is not shown."
+        " Type a replacement, or cancel and use Approve on the card to keep it."
+    )
 
 
 def _summary(card: ApprovalCard) -> list[Block]:
@@ -280,9 +314,13 @@ def _summary(card: ApprovalCard) -> list[Block]:
         blocks.append(
             _section(f"*Why:* {escape_mrkdwn(_shorten(card.reason, SHOWN_REASON_CHARS))}")
         )
+    shown = list(card.arguments.items())[:SHOWN_ARGUMENTS]
     fields = [
-        {"type": "mrkdwn", "text": f"*{escape_mrkdwn(name)}*\n{_shown_value(value)}"}
-        for name, value in card.arguments.items()
+        {
+            "type": "mrkdwn",
+            "text": f"*{escape_mrkdwn(_shorten(name, SHOWN_NAME_CHARS))}*\n{_shown_value(value)}",
+        }
+        for name, value in shown
     ]
     if not fields:
         blocks.append(_section("_No arguments._"))
@@ -290,23 +328,33 @@ def _summary(card: ApprovalCard) -> list[Block]:
         blocks.append(
             {"type": "section", "block_id": _block_id("args"), "fields": fields[start : start + 10]}
         )
+    if hidden := len(card.arguments) - len(shown):
+        blocks.append(_context(f"…and {hidden} more arguments, not shown on the card."))
     return blocks
 
 
+def _value_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
 def _shown_value(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return escape_mrkdwn(_shorten(text, SHOWN_VALUE_CHARS)) or "_(empty)_"
+    return escape_mrkdwn(_shorten(_value_text(value), SHOWN_VALUE_CHARS)) or "_(empty)_"
 
 
 def _any_shortened(arguments: dict[str, Any]) -> bool:
-    return (
-        any(
-            len(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
-            > SHOWN_VALUE_CHARS
-            for value in arguments.values()
-        )
-        or len(arguments) > 30
+    return len(arguments) > FULL_ARGUMENTS_AFTER or any(
+        len(name) > SHOWN_NAME_CHARS or len(_value_text(value)) > SHOWN_VALUE_CHARS
+        for name, value in arguments.items()
     )
+
+
+def _code_blocks(text: str) -> list[str]:
+    """`text` as escaped code blocks that each fit a section whole, split where escaping grew it."""
+    code = "```" + escape_mrkdwn(text).replace("```", "``\u200b`") + "```"
+    if len(code) <= SECTION_CHARS or len(text) <= 1:
+        return [code]
+    half = len(text) // 2
+    return _code_blocks(text[:half]) + _code_blocks(text[half:])
 
 
 def _shorten(text: str, limit: int) -> str:
