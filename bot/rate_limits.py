@@ -41,7 +41,7 @@ class Budget:
 def default_budgets() -> dict[str, Budget]:
     """Budgets a little under Slack's published limits, leaving room for approval-card edits."""
     return {
-        "chat.update": Budget(45 / 60, burst=8),
+        "chat.update": Budget(45 / 60, burst=6),  # Slack tolerates ~8; requests can bunch
         "chat.postMessage": Budget(1.0, burst=3, per_key=True),
         "chat.delete": Budget(45 / 60, burst=5),
         "conversations.replies": Budget(45 / 60, burst=5),

@@ -37,7 +37,7 @@ def test_defaults_sit_under_slack_limits() -> None:
     """chat.update stays under Tier 3's 50/min; postMessage is per channel at 1/s."""
     budgets = default_budgets()
     assert budgets["chat.update"].per_second * 60 == pytest.approx(45)
-    assert budgets["chat.update"].burst == 8
+    assert budgets["chat.update"].burst == 6
     assert budgets["chat.postMessage"] == Budget(1.0, burst=3, per_key=True)
     with pytest.raises(ValueError, match="positive rate"):
         Budget(0)
@@ -47,7 +47,7 @@ def test_burst_then_sustained_rate() -> None:
     """A full bucket allows the burst at once, then one call per interval."""
     clock = FakeClock()
     limiter = limiter_on(clock)
-    assert [limiter.try_acquire("chat.update") for _ in range(9)] == [True] * 8 + [False]
+    assert [limiter.try_acquire("chat.update") for _ in range(7)] == [True] * 6 + [False]
     clock.advance(60 / 45 - 0.01)
     assert not limiter.try_acquire("chat.update")
     clock.advance(0.01)
