@@ -8,13 +8,8 @@ from typing import Any
 import pytest
 
 from agent import tool_results
-from agent.demo_model import (
-    DemoReply,
-    argument_fragments,
-    chunks,
-    plan_reply,
-    text_tokens,
-)
+from agent.demo_model import argument_fragments, chunks, text_tokens
+from agent.demo_planner import DemoReply, plan_reply
 
 TOOLS = {"save_note", "search_notes", "ask_human"}
 SYSTEM = {"role": "system", "content": "You are Countersign."}
