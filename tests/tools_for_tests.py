@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Literal
 
 from agent import ToolContext, tool
@@ -20,3 +21,10 @@ async def open_ticket(title: str, priority: Literal["low", "high"], context: Too
     """Open a ticket in the team's tracker."""
     CALLS.append((title, priority, context.requested_by))
     return f"Opened ticket “{title}” ({priority})."
+
+
+@tool()
+async def slow_lookup(topic: str) -> str:
+    """Look something up slowly (long enough for progress to show in Slack)."""
+    await asyncio.sleep(1.5)
+    return f"Nothing known about {topic}."

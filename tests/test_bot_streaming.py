@@ -1,0 +1,178 @@
+"""Answers streamed into Slack through the whole bot, with the real litellm client against the
+OpenAI-compatible mock model: 429s, long answers, hostile Markdown, failures, Socket Mode."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.rate_limits import Budget, SlackRateLimiter
+from bot.slack_calls import SlackCalls
+from bot.streaming import StreamerSettings
+from tests.bot_harness import SlackBot, slack_bot
+from tests.mock_llm_server import MockLLMServer, Reply
+from tests.slack_emulator import SlackEmulator
+
+CHANNEL = "C0GENERAL"
+
+
+@pytest.fixture
+async def llm() -> AsyncIterator[MockLLMServer]:
+    async with MockLLMServer() as server:
+        yield server
+
+
+def model(llm: MockLLMServer) -> dict[str, object]:
+    return {
+        "llm_model": "openai/mock",
+        "llm_api_base": llm.base_url,
+        "llm_api_key": "sk-test",
+        "llm_max_retries": 0,
+        "agent_tools": ["tests.tools_for_tests"],
+    }
+
+
+def fast(bot: SlackBot) -> None:
+    """Edit often, so a test sees many frames in little time."""
+    bot.runtime.streamer_settings = StreamerSettings(min_interval=0.05, retry_backoff=0.05)
+
+
+def answer_text(bot: SlackBot, thread_ts: str) -> str:
+    """What the answer says, all messages together (each piece once, in order)."""
+    return "".join(m.text for m in bot.replies(CHANNEL, thread_ts))
+
+
+async def test_three_429s_mid_answer_lose_and_repeat_nothing(
+    tmp_path: Path, llm: MockLLMServer
+) -> None:
+    words = " ".join(f"word{i}" for i in range(120))
+    llm.enqueue(Reply(text=words, chunk_chars=6, delay_per_chunk=0.03))
+    async with slack_bot(tmp_path, **model(llm)) as bot:
+        fast(bot)
+        said, _ = await bot.slack.user_says("UALICE", CHANNEL, "<@UBOT> talk to me")
+        await bot.wait_for(lambda: len(bot.slack.calls_to("chat.update")) >= 2)
+        bot.slack.fail_next("chat.update", status=429, retry_after=1, times=3)
+        await bot.wait_for(lambda: bot.runtime.tasks.running == 0, timeout=20)
+        assert answer_text(bot, said.ts) == words
+        rejected = [c for c in bot.slack.calls_to("chat.update") if c.status == 429]
+        assert len(rejected) == 3
+        assert bot.slack.calls_inside_retry_after == 0
+
+
+async def test_a_15000_character_answer_continues_in_new_messages(
+    tmp_path: Path, llm: MockLLMServer
+) -> None:
+    paragraphs = [f"Paragraph {i}: " + "lorem ipsum dolor sit amet " * 10 for i in range(55)]
+    text = "\n\n".join(paragraphs)
+    assert len(text) > 15_000
+    llm.enqueue(Reply(text=text, chunk_chars=200))
+    async with slack_bot(tmp_path, **model(llm)) as bot:
+        fast(bot)
+        said = await bot.say("UALICE", CHANNEL, "<@UBOT> write a lot")
+        replies = bot.replies(CHANNEL, said.ts)
+        assert len(replies) >= 5
+        assert all(len(m.text) <= 4000 for m in replies)
+        assert "".join(m.text for m in replies).replace("\n", "") == text.replace("\n", "")
+        assert all(c.status == 200 for c in bot.slack.calls)
+
+
+async def test_markdown_is_formatted_and_hostile_mentions_cannot_ping(
+    tmp_path: Path, llm: MockLLMServer
+) -> None:
+    llm.enqueue(
+        Reply(
+            text=(
+                "**Heads up** <!channel> and @here: ask <@U999> or <!subteam^S1>.\n"
+                "- see [the docs](https://example.com/docs)\n"
+                "- click <https://evil.example|https://bank.example>\n"
+                "```\ncode <@U1>\n```"
+            )
+        )
+    )
+    async with slack_bot(tmp_path, **model(llm)) as bot:
+        said = await bot.say("UALICE", CHANNEL, "<@UBOT> format something")
+        [answer] = bot.replies(CHANNEL, said.ts)
+        shown = answer.visible_text()
+        assert "*Heads up*" in shown
+        assert "• see <https://example.com/docs|the docs>" in shown
+        for hostile in ("<!channel>", "<@U999>", "<!subteam^S1>", "<https://evil", "<@U1>"):
+            assert hostile not in shown and hostile not in answer.text
+        assert "@here" not in shown  # neutralised with a zero-width space
+        assert "&lt;!channel&gt;" in shown
+        updates = bot.slack.calls_to("chat.update")
+        assert updates and all(c.params.get("parse") == "none" for c in updates)
+        assert not any(c.params.get("link_names") for c in bot.slack.calls)
+
+
+async def test_a_model_failure_is_one_short_line_and_the_thread_still_works(
+    tmp_path: Path, llm: MockLLMServer
+) -> None:
+    llm.enqueue(Reply(status=500, error_body={"error": {"message": "kaboom"}}))
+    async with slack_bot(tmp_path, **model(llm)) as bot:
+        await bot.runtime.agent.warm_up()
+        said = await bot.say("UALICE", CHANNEL, "<@UBOT> hello")
+        [failed] = bot.replies(CHANNEL, said.ts)
+        line = failed.visible_text()
+        assert line.startswith("⚠️") and "ref " in line and "Traceback" not in line
+        assert len(line) < 200
+        await bot.say("UALICE", CHANNEL, "still there?", thread_ts=said.ts)
+        assert bot.replies(CHANNEL, said.ts)[-1].visible_text() == "You said: still there?"
+
+
+async def test_tool_progress_shows_while_it_runs_and_is_gone_after(
+    tmp_path: Path, llm: MockLLMServer
+) -> None:
+    llm.enqueue(
+        Reply(text="Let me look.", tool_calls=[("slow_lookup", {"topic": "water"})]),
+        Reply(text="Nothing saved about water yet.", delay_per_chunk=0.05),
+    )
+    async with slack_bot(tmp_path, **model(llm)) as bot:
+        fast(bot)
+        said = await bot.say("UALICE", CHANNEL, "<@UBOT> what about water?")
+        [answer] = bot.replies(CHANNEL, said.ts)
+        shown = [v for v in answer.versions if "Running Slow lookup" in str(v["blocks"])]
+        assert shown, "the progress line never appeared"
+        assert "Running" not in answer.visible_text()
+        assert answer.visible_text().endswith("Nothing saved about water yet.")
+
+
+async def test_thirty_concurrent_answers_draw_no_429(tmp_path: Path) -> None:
+    async with SlackEmulator(enforce_rate_limits=True) as slack:
+        # Slack's tiers scaled 20× so the test takes seconds; the bot's budget is scaled alike.
+        slack.limiter.set_limit("chat.update", per_minute=1000, burst=8)
+        slack.limiter.set_limit("chat.postMessage", per_minute=1200, burst=3)
+        async with slack_bot(tmp_path, slack=slack, demo_tokens_per_second=60) as bot:
+            limiter = SlackRateLimiter(
+                {
+                    "chat.update": Budget(900 / 60, burst=6),
+                    "chat.postMessage": Budget(15.0, burst=2, per_key=True),
+                }
+            )
+            bot.runtime.limiter = limiter
+            bot.runtime.slack = SlackCalls(bot.runtime.client, limiter)
+            fast(bot)
+            roots = []
+            for i in range(30):
+                said, _ = await slack.user_says("UALICE", CHANNEL, f"<@UBOT> hello {i}")
+                roots.append(said.ts)
+            await asyncio.sleep(0.2)
+            await bot.idle(timeout=60)
+            assert all(len(bot.replies(CHANNEL, ts)) == 1 for ts in roots)
+            assert [c for c in slack.calls if c.status == 429] == []
+
+
+async def test_socket_mode_chat_and_approval(tmp_path: Path) -> None:
+    async with SlackEmulator() as slack:
+        async with slack_bot(tmp_path, slack=slack, slack_app_token="xapp-test-token") as bot:
+            assert bot.running.bot.mode == "socket"
+            said = await bot.say("UALICE", CHANNEL, "<@UBOT> save a note about sockets")
+            card = bot.replies(CHANNEL, said.ts)[-1]
+            delivery = await slack.click("UBOB", CHANNEL, card.ts, "countersign_approve")
+            assert delivery.status == 200  # acked over the websocket
+            await asyncio.sleep(0.05)
+            await bot.idle()
+            assert "Approved by <@UBOB>" in slack.message(CHANNEL, card.ts).visible_text()
+            assert "saved the note" in bot.replies(CHANNEL, said.ts)[-1].visible_text()
