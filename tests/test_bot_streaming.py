@@ -165,14 +165,16 @@ async def test_thirty_concurrent_answers_draw_no_429(tmp_path: Path) -> None:
 
 
 async def test_socket_mode_chat_and_approval(tmp_path: Path) -> None:
-    async with SlackEmulator() as slack:
-        async with slack_bot(tmp_path, slack=slack, slack_app_token="xapp-test-token") as bot:
-            assert bot.running.bot.mode == "socket"
-            said = await bot.say("UALICE", CHANNEL, "<@UBOT> save a note about sockets")
-            card = bot.replies(CHANNEL, said.ts)[-1]
-            delivery = await slack.click("UBOB", CHANNEL, card.ts, "countersign_approve")
-            assert delivery.status == 200  # acked over the websocket
-            await asyncio.sleep(0.05)
-            await bot.idle()
-            assert "Approved by <@UBOB>" in slack.message(CHANNEL, card.ts).visible_text()
-            assert "saved the note" in bot.replies(CHANNEL, said.ts)[-1].visible_text()
+    async with (
+        SlackEmulator() as slack,
+        slack_bot(tmp_path, slack=slack, slack_app_token="xapp-test-token") as bot,
+    ):
+        assert bot.running.bot.mode == "socket"
+        said = await bot.say("UALICE", CHANNEL, "<@UBOT> save a note about sockets")
+        card = bot.replies(CHANNEL, said.ts)[-1]
+        delivery = await slack.click("UBOB", CHANNEL, card.ts, "countersign_approve")
+        assert delivery.status == 200  # acked over the websocket
+        await asyncio.sleep(0.05)
+        await bot.idle()
+        assert "Approved by <@UBOB>" in slack.message(CHANNEL, card.ts).visible_text()
+        assert "saved the note" in bot.replies(CHANNEL, said.ts)[-1].visible_text()

@@ -274,7 +274,7 @@ class SlackEmulator:
         """Deliver events and interactions over HTTP to this URL (Bolt's /slack/events)."""
         self._http.request_url = request_url
 
-    async def wait_for_socket(self, timeout: float = 5) -> None:  # noqa: ASYNC109 (public API)
+    async def wait_for_socket(self, timeout: float = 5) -> None:
         """Wait until a Socket Mode client has connected and been sent `hello`."""
         await self.wait_until(lambda: self.socket_connected, timeout)
 
@@ -435,7 +435,7 @@ class SlackEmulator:
     async def wait_until(
         self,
         predicate: Callable[[], object],
-        timeout: float = 5.0,  # noqa: ASYNC109 (public API: a deadline, not an operation)
+        timeout: float = 5.0,
     ) -> None:
         """Wait for the bot's background work to make `predicate` truthy; AssertionError if not.
 
