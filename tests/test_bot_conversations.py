@@ -21,6 +21,8 @@ async def test_mention_is_answered_in_its_thread(tmp_path: Path) -> None:
         assert not answer.buttons()  # the Stop button is gone once the answer is complete
         first_version = answer.versions[0]
         assert "Thinking" in json.dumps(first_version)  # a status appeared at once
+        history = await bot.runtime.agent.history(f"T0001:C0GENERAL:{asked.ts}")
+        assert history[0] == {"role": "user", "content": "hello there"}  # own mention stripped
 
 
 async def test_dm_is_answered_in_a_thread_under_it(tmp_path: Path) -> None:
