@@ -84,7 +84,10 @@ async def bot_process(
     except TimeoutError:
         process.kill()
         raise AssertionError("the bot did not start:\n" + "\n".join(running.log)) from None
-    slack.deliver_to(running.url + "/slack/events")
+    if "SLACK_APP_TOKEN" in extra:
+        await slack.wait_for_socket(timeout=20)
+    else:
+        slack.deliver_to(running.url + "/slack/events")
     try:
         yield running
     finally:
