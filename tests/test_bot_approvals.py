@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
+from bot.audit import print_audit
+from bot.store import arguments_hash
 from tests.bot_harness import SlackBot, slack_bot
 from tests.slack_emulator import Message
 from tests.slack_emulator.records import iter_elements
@@ -302,3 +306,39 @@ async def test_stop_mid_stream_keeps_the_partial_answer(tmp_path: Path) -> None:
         assert len(partial) < 200  # the demo's full answer is longer: it really stopped
         await bot.say("UALICE", CHANNEL, "hello again", thread_ts=said.ts)
         assert "Stopped" not in bot.replies(CHANNEL, said.ts)[-1].visible_text()
+
+
+async def test_an_unanswered_question_expires_too(tmp_path: Path) -> None:
+    async with slack_bot(tmp_path, approval_ttl_seconds=0.5) as bot:
+        asked = await bot.say("UALICE", CHANNEL, "<@UBOT> remind me about the meeting")
+        question = bot.replies(CHANNEL, asked.ts)[-1]
+        await bot.wait_for(
+            lambda: "Expired" in bot.slack.message(CHANNEL, question.ts).visible_text()
+        )
+        await bot.idle()
+        assert await bot.runtime.agent.pending(f"T0001:{CHANNEL}:{asked.ts}") is None
+        assert [row["action"] for row in await bot.runtime.store.audit_rows()] == ["expired"]
+
+
+async def test_audit_command_prints_every_decision(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with slack_bot(tmp_path, approvers=["UBOB"]) as bot:
+        asked = await ask_to_save(bot)
+        card = card_in(bot, asked.ts)
+        await click(bot, "UCAROL", card, "countersign_approve")
+        await click(bot, "UBOB", card, "countersign_approve")
+        settings = bot.running.bot.runtime.settings
+    await print_audit(settings, limit=10)
+    lines = capsys.readouterr().out.splitlines()
+    assert "action" in lines[0] and "args sha256" in lines[0]
+    refused, approved = lines[1:]
+    assert "refused" in refused and "UCAROL" in refused
+    assert "approved" in approved and "UBOB" in approved and "save_note" in approved
+    digest = arguments_hash(
+        {
+            "title": "Water",
+            "body": "A note about water, saved from the chat so the team can find it.",
+        }
+    )
+    assert digest[:12] in approved
