@@ -11,9 +11,10 @@ winning; `finish()` always lands the whole text. Long answers continue in new me
 thread (bot.splitting): each piece of text has exactly one owner message, and an edit that
 failed is retried on that same message, never re-posted elsewhere (pitfalls 1–7).
 
-A 429 closes the method in the limiter for its Retry-After window: skippable frames are dropped
-(the latest text is kept), must-land calls wait the window out. 5xx and connection errors are
-retried a bounded number of times; anything else raises `StreamError`.
+Every call goes through bot.budgeted_calls, like every other Slack call the bot makes: a 429
+closes the method in the limiter for its Retry-After window; skippable frames are dropped (the
+latest text is kept), must-land calls wait the window out. 5xx and connection errors are retried
+a bounded number of times; anything else raises `StreamError`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.budgeted_calls import ONE_TRY, BudgetedCalls, RetryPolicy, failure_code
 from bot.formatting import escape_mrkdwn, markdown_to_mrkdwn
 from bot.rate_limits import SlackRateLimiter
 from bot.splitting import MESSAGE_LIMIT, AnswerPieces, Piece, split_rendered
@@ -44,10 +46,6 @@ PIECE_EVENT = "countersign_answer_piece"
 _LINE_LIMIT = 2000  # status and footer lines; a context element holds 3,000
 _MAX_ACTION_BLOCKS = 10  # with up to two sections and two context lines, far below 50 blocks
 _MAX_MESSAGE_LIMIT = 3900  # `text` must stay under 4,000 with a few display-only markers
-_TRANSIENT_ERRORS = frozenset(
-    {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
-)
-_RATE_LIMIT_ERRORS = frozenset({"ratelimited", "rate_limited"})
 
 
 class StreamError(Exception):
@@ -127,6 +125,12 @@ class MessageStreamer:
         self._limiter = limiter
         self._settings = settings or StreamerSettings()
         self._log = logger or logging.getLogger(__name__)
+        policy = RetryPolicy(
+            max_rate_limited=self._settings.max_rate_limited,
+            transient_retries=self._settings.transient_retries,
+            retry_backoff=self._settings.retry_backoff,
+        )
+        self._calls = BudgetedCalls(limiter, policy, self._log)
         self._id = uuid.uuid4().hex[:10]
         self._seq = itertools.count(1)
         self._state: State = "idle"
@@ -416,9 +420,15 @@ class MessageStreamer:
     async def _find_post(self, index: int, after: str) -> Reply | None:
         """After an ambiguous failure, find the post if Slack made it anyway (no ghost twin)."""
         try:
-            await self._limiter.acquire("conversations.replies")
-            response = await self._client.conversations_replies(
-                channel=self._channel, ts=self._thread_ts, oldest=after, include_all_metadata=True
+            response = await self._calls.must_land(
+                "conversations.replies",
+                lambda: self._client.conversations_replies(
+                    channel=self._channel,
+                    ts=self._thread_ts,
+                    oldest=after,
+                    include_all_metadata=True,
+                ),
+                policy=ONE_TRY,
             )
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
             self._log.warning("could not check for a lost post: %s", error)
@@ -439,41 +449,12 @@ class MessageStreamer:
     ) -> Reply | None:
         """One Slack call under the limiter; None only when a skippable call was skipped."""
         key = self._channel if method == "chat.postMessage" else ""
-        failures = limited = 0
-        while True:
-            if skippable and not self._limiter.try_acquire(method, key):
-                return None
-            if not skippable:
-                await self._limiter.acquire(method, key)
-            try:
-                return await send()
-            except SlackApiError as error:
-                code, status = _error_code(error), int(error.response.status_code)
-                if status == 429 or code in _RATE_LIMIT_ERRORS:
-                    self._limiter.note_retry_after(method, _retry_after(error))
-                    limited += 1
-                    if skippable:
-                        return None  # a dropped frame: the next one carries the latest text
-                    if limited > self._settings.max_rate_limited:
-                        raise self._refused(method, code, error) from error
-                    continue
-                if status < 500 and code not in _TRANSIENT_ERRORS:
-                    raise self._refused(method, code, error) from error
-                cause: Exception = error
-            except SlackClientError as error:
-                raise self._refused(method, str(error), error) from error
-            except (aiohttp.ClientError, TimeoutError) as error:
-                cause = error
-            failures += 1
+        try:
             if skippable:
-                self._log.warning("%s failed (%r); frame dropped", method, cause)
-                return None
-            if failures > self._settings.transient_retries:
-                raise self._refused(method, repr(cause), cause) from cause
-            self._log.warning("%s failed (%r), retry %d", method, cause, failures)
-            await asyncio.sleep(self._settings.retry_backoff * 2 ** (failures - 1))
-            if recover is not None and (found := await recover()) is not None:
-                return found
+                return await self._calls.skippable(method, send, key=key)
+            return await self._calls.must_land(method, send, key=key, recover=recover)
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as error:
+            raise self._refused(method, failure_code(error), error) from error
 
     def _refused(self, method: str, error: str, cause: BaseException) -> StreamError:
         self._log.error(
@@ -517,18 +498,3 @@ def _line(text: str) -> str:
 
 def _strip(blocks: list[Block]) -> list[Block]:
     return [{k: v for k, v in block.items() if k != "_ours"} for block in blocks]
-
-
-def _error_code(error: SlackApiError) -> str:
-    data = error.response.data
-    return str(data.get("error", "unknown_error")) if isinstance(data, dict) else "unknown_error"
-
-
-def _retry_after(error: SlackApiError) -> float:
-    """Retry-After in seconds (an int by Slack's docs); 1 s when missing or unreadable."""
-    headers = error.response.headers or {}
-    for name, value in headers.items():
-        if str(name).lower() == "retry-after":
-            with contextlib.suppress(ValueError):
-                return max(0.0, float(value))
-    return 1.0
