@@ -11,50 +11,36 @@ winning; `finish()` always lands the whole text. Long answers continue in new me
 thread (bot.splitting): each piece of text has exactly one owner message, and an edit that
 failed is retried on that same message, never re-posted elsewhere (pitfalls 1–7).
 
-Every call goes through bot.budgeted_calls, like every other Slack call the bot makes: a 429
-closes the method in the limiter for its Retry-After window; skippable frames are dropped (the
-latest text is kept), must-land calls wait the window out. 5xx and connection errors are retried
-a bounded number of times; anything else raises `StreamError`.
+This module decides when to send. What each message shows is bot.answer_blocks; posting,
+editing and deleting them is bot.answer_messages, through bot.budgeted_calls like every other
+Slack call the bot makes: a 429 closes the method in the limiter for its Retry-After window;
+skippable frames are dropped (the latest text is kept), must-land calls wait the window out.
+5xx and connection errors are retried a bounded number of times; anything else raises
+`StreamError`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-import aiohttp
-from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.budgeted_calls import ONE_TRY, BudgetedCalls, RetryPolicy, failure_code
-from bot.formatting import escape_mrkdwn, markdown_to_mrkdwn
+from bot.answer_blocks import MAX_ACTION_BLOCKS, AnswerFrames, Block, Display, Frame
+from bot.answer_messages import AnswerMessages, StreamError
+from bot.budgeted_calls import BudgetedCalls, RetryPolicy
 from bot.rate_limits import SlackRateLimiter
-from bot.splitting import MESSAGE_LIMIT, AnswerPieces, Piece, split_rendered
+from bot.splitting import MESSAGE_LIMIT
+
+__all__ = ["MessageStreamer", "StreamError", "StreamStateError", "StreamerSettings"]
 
 State = Literal["idle", "streaming", "finished", "failed"]
-Block = dict[str, Any]
-Reply = dict[str, Any]
 
-EMPTY_ANSWER = "(no answer)"
-PIECE_EVENT = "countersign_answer_piece"
-_LINE_LIMIT = 2000  # status and footer lines; a context element holds 3,000
-_MAX_ACTION_BLOCKS = 10  # with up to two sections and two context lines, far below 50 blocks
 _MAX_MESSAGE_LIMIT = 3900  # `text` must stay under 4,000 with a few display-only markers
-
-
-class StreamError(Exception):
-    """Slack refused part of the answer for good; `error` is Slack's code (or the cause)."""
-
-    def __init__(self, method: str, error: str) -> None:
-        super().__init__(f"{method} failed: {error}")
-        self.method = method
-        self.error = error
 
 
 class StreamStateError(RuntimeError):
@@ -79,33 +65,6 @@ class StreamerSettings:
             raise ValueError(f"message_limit must be 20..{_MAX_MESSAGE_LIMIT}")
 
 
-@dataclass(frozen=True, slots=True)
-class _Frame:
-    """What one message should show; compared to skip edits that change nothing."""
-
-    text: str
-    blocks: list[Block]
-
-
-@dataclass(slots=True)
-class _Message:
-    ts: str
-    shown: _Frame | None = None
-
-
-@dataclass(slots=True)
-class _Want:
-    """The parts of the display that are not the answer text."""
-
-    placeholder: str = ""
-    status: str | None = None
-    actions: list[Block] | None = None
-    footer: str | None = None
-    final: bool = False
-    first_text: bool = True
-    """The first text is still to be shown: it goes out at once, not at the cadence."""
-
-
 class MessageStreamer:
     """Posts and edits the messages of one answer in one thread (see the module docstring)."""
 
@@ -119,9 +78,6 @@ class MessageStreamer:
         settings: StreamerSettings | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
-        self._client = client
-        self._channel = channel
-        self._thread_ts = thread_ts
         self._limiter = limiter
         self._settings = settings or StreamerSettings()
         self._log = logger or logging.getLogger(__name__)
@@ -130,15 +86,21 @@ class MessageStreamer:
             transient_retries=self._settings.transient_retries,
             retry_backoff=self._settings.retry_backoff,
         )
-        self._calls = BudgetedCalls(limiter, policy, self._log)
         self._id = uuid.uuid4().hex[:10]
-        self._seq = itertools.count(1)
+        self._messages = AnswerMessages(
+            client,
+            BudgetedCalls(limiter, policy, self._log),
+            channel=channel,
+            thread_ts=thread_ts,
+            answer_id=self._id,
+            logger=self._log,
+        )
         self._state: State = "idle"
         self._text = ""
-        self._pieces = AnswerPieces(self._settings.message_limit)
-        self._messages: list[_Message] = []
-        self._sealed_frames: list[_Frame] = []
-        self._want = _Want()
+        self._layout = AnswerFrames(self._settings.message_limit)
+        self._display = Display()
+        self._first_text = True
+        """The first text is still to be shown: it goes out at once, not at the cadence."""
         self._wake = asyncio.Event()
         self._closing = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
@@ -154,12 +116,13 @@ class MessageStreamer:
     @property
     def ts(self) -> str | None:
         """ts of the first message (None until `start()` posted it); usable with chat.update."""
-        return self._messages[0].ts if self._messages else None
+        sent = self._messages.sent
+        return sent[0].ts if sent else None
 
     @property
     def message_ts(self) -> tuple[str, ...]:
         """ts of every message of this answer, in thread order."""
-        return tuple(message.ts for message in self._messages)
+        return tuple(message.ts for message in self._messages.sent)
 
     @property
     def text(self) -> str:
@@ -170,9 +133,9 @@ class MessageStreamer:
         """Post the first message, showing `status`, at once."""
         if self._state != "idle":
             raise StreamStateError(f"cannot start: stream is {self._state}")
-        self._want.placeholder = status
+        self._display.placeholder = status
         try:
-            await self._post(0, self._frames()[0])
+            await self._messages.post(0, self._frames()[0])
         except StreamError:
             self._state = "failed"
             raise
@@ -192,15 +155,15 @@ class MessageStreamer:
     def set_status(self, line: str | None) -> None:
         """Show a progress line under the text ("Searching notes…"); None removes it."""
         self._require_streaming("set_status")
-        self._want.status = line
+        self._display.status = line
         self._wake.set()
 
     def set_actions(self, blocks: list[Block] | None) -> None:
         """Action blocks under the last message while streaming (a Stop button); gone at the end."""
         self._require_streaming("set_actions")
-        if blocks and len(blocks) > _MAX_ACTION_BLOCKS:
-            raise ValueError(f"at most {_MAX_ACTION_BLOCKS} action blocks (Slack allows 50 in all)")
-        self._want.actions = [dict(block) for block in blocks] if blocks else None
+        if blocks and len(blocks) > MAX_ACTION_BLOCKS:
+            raise ValueError(f"at most {MAX_ACTION_BLOCKS} action blocks (Slack allows 50 in all)")
+        self._display.actions = [dict(block) for block in blocks] if blocks else None
         self._wake.set()
 
     async def finish(self, final_text: str | None = None, footer: str | None = None) -> None:
@@ -237,7 +200,7 @@ class MessageStreamer:
 
     async def _end(self, final_text: str | None, footer: str | None, state: State) -> None:
         self._require_streaming("finish")
-        self._want.footer = footer
+        self._display.footer = footer
         self._closing.set()
         self._wake.set()
         try:
@@ -245,7 +208,7 @@ class MessageStreamer:
                 await self._flusher  # an edit in flight lands (or fails) before the final one
             if final_text is not None:
                 self._replace_text(final_text)
-            self._want.final = True
+            self._display.final = True
             self._error = None  # the flusher's error, if any, was logged; the final edit decides
             await self._sync(final=True)
         except StreamError as error:
@@ -264,7 +227,7 @@ class MessageStreamer:
         loop = asyncio.get_running_loop()
         while not self._closing.is_set():
             await self._wake.wait()
-            if not self._want.first_text or not self._visible_text():
+            if not self._first_text or not self._visible_text():
                 delay = self._last_edit + self._interval() - loop.time()
                 if delay > 0:
                     with contextlib.suppress(TimeoutError):
@@ -292,183 +255,41 @@ class MessageStreamer:
     async def _sync(self, *, final: bool) -> bool:
         """Make every message show its frame; False if a skippable edit found no budget."""
         frames = self._frames()
-        first_text = self._want.first_text and bool(self._visible_text())
+        sent = self._messages.sent
+        first_text = self._first_text and bool(self._visible_text())
         for index, frame in enumerate(frames):
-            if index >= len(self._messages):
-                await self._post(index, frame)
+            if index >= len(sent):
+                await self._messages.post(index, frame)
                 continue
-            message = self._messages[index]
+            message = sent[index]
             if message.shown == frame:
                 continue
             skippable = not final and not first_text and index == len(frames) - 1
             try:
-                if not await self._update(message, frame, skippable=skippable):
+                if not await self._messages.update(message, frame, skippable=skippable):
                     return False
             except StreamError as error:
                 if not final:
                     raise
                 self._error = self._error or error  # the other messages still get their text
         if final:
-            for message in self._messages[len(frames) :]:
-                await self._delete(message)
+            for message in sent[len(frames) :]:
+                await self._messages.delete(message)
         if first_text:
-            self._want.first_text = False
+            self._first_text = False
         return True
 
     def _replace_text(self, final_text: str) -> None:
         """Take the caller's final text; if it rewrites what was sealed, re-split from scratch."""
         if not final_text.startswith(self._text):
-            self._pieces = AnswerPieces(self._settings.message_limit)
-            self._sealed_frames = []
+            self._layout = AnswerFrames(self._settings.message_limit)
         self._text = final_text
 
     def _visible_text(self) -> bool:
         return bool(self._text.strip())
 
-    # ---- rendering -----------------------------------------------------------------------
-
-    def _frames(self) -> list[_Frame]:
-        """One frame per message: sealed pieces, then the live tail with status and actions."""
-        self._pieces.update(self._text)
-        pieces: list[Piece | None] = list(self._pieces.pieces) or [None]
-        last = len(pieces) - 1
-        frames: list[_Frame] = []
-        for index, piece in enumerate(pieces):
-            if index == last:
-                frames.append(self._frame(piece, last=True))
-                continue
-            if index == len(self._sealed_frames):  # sealed pieces never change: render once
-                self._sealed_frames.append(self._frame(piece, last=False))
-            frames.append(self._sealed_frames[index])
-        return frames
-
-    def _frame(self, piece: Piece | None, *, last: bool) -> _Frame:
-        want = self._want
-        live = last and not want.final
-        rendered = markdown_to_mrkdwn(piece.markdown, partial=live) if piece else ""
-        blocks: list[Block] = [_section(chunk) for chunk in split_rendered(rendered)]
-        if not rendered.strip():
-            if live:
-                text = _line(want.status or want.placeholder)
-                blocks = [_context(text)]
-            else:
-                text = _line((want.footer or EMPTY_ANSWER) if last else "")
-                blocks = [_section(text)]
-        else:
-            text = rendered
-            if live and want.status:
-                blocks.append(_context(_line(want.status)))
-            if last and want.final and want.footer:
-                blocks.append(_context(_line(want.footer)))
-        if live and want.actions:
-            blocks.extend(want.actions)
-        return _Frame(text, blocks)
-
-    def _with_ids(self, blocks: list[Block]) -> list[Block]:
-        """Fresh block_ids on our blocks for every send (Slack asks for new ones on update)."""
-        seq = next(self._seq)
-        return [
-            {**block, "block_id": f"cs-{self._id}-{seq}-{n}"} if block.get("_ours") else block
-            for n, block in enumerate(blocks)
-        ]
-
-    # ---- Slack calls ---------------------------------------------------------------------
-
-    async def _post(self, index: int, frame: _Frame) -> None:
-        previous = self._messages[-1].ts if self._messages else self._thread_ts
-
-        async def send() -> Reply:
-            response = await self._client.chat_postMessage(
-                channel=self._channel,
-                thread_ts=self._thread_ts,
-                text=frame.text,
-                blocks=_strip(self._with_ids(frame.blocks)),
-                metadata={"event_type": PIECE_EVENT, "event_payload": self._marker(index)},
-            )
-            return dict(response.data) if isinstance(response.data, dict) else {}
-
-        reply = await self._call("chat.postMessage", send, lambda: self._find_post(index, previous))
-        if reply is None:
-            raise RuntimeError("a must-land call returned nothing")  # _call returns or raises
-        self._messages.append(_Message(str(reply["ts"]), frame))
-
-    async def _update(self, message: _Message, frame: _Frame, *, skippable: bool) -> bool:
-        async def send() -> Reply:
-            await self._client.chat_update(
-                channel=self._channel,
-                ts=message.ts,
-                text=frame.text,
-                blocks=_strip(self._with_ids(frame.blocks)),
-                parse="none",
-            )
-            return {}
-
-        reply = await self._call("chat.update", send, skippable=skippable)
-        if reply is None:
-            return False
-        message.shown = frame
-        return True
-
-    async def _delete(self, message: _Message) -> None:
-        async def send() -> Reply:
-            await self._client.chat_delete(channel=self._channel, ts=message.ts)
-            return {}
-
-        await self._call("chat.delete", send)
-        self._messages.remove(message)
-
-    async def _find_post(self, index: int, after: str) -> Reply | None:
-        """After an ambiguous failure, find the post if Slack made it anyway (no ghost twin)."""
-        try:
-            response = await self._calls.must_land(
-                "conversations.replies",
-                lambda: self._client.conversations_replies(
-                    channel=self._channel,
-                    ts=self._thread_ts,
-                    oldest=after,
-                    include_all_metadata=True,
-                ),
-                policy=ONE_TRY,
-            )
-        except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
-            self._log.warning("could not check for a lost post: %s", error)
-            return None
-        for found in response.get("messages") or []:
-            metadata = found.get("metadata") or {}
-            if metadata.get("event_payload") == self._marker(index):
-                return {"ts": found["ts"]}
-        return None
-
-    async def _call(
-        self,
-        method: str,
-        send: Callable[[], Awaitable[Reply]],
-        recover: Callable[[], Awaitable[Reply | None]] | None = None,
-        *,
-        skippable: bool = False,
-    ) -> Reply | None:
-        """One Slack call under the limiter; None only when a skippable call was skipped."""
-        key = self._channel if method == "chat.postMessage" else ""
-        try:
-            if skippable:
-                return await self._calls.skippable(method, send, key=key)
-            return await self._calls.must_land(method, send, key=key, recover=recover)
-        except (SlackClientError, aiohttp.ClientError, TimeoutError) as error:
-            raise self._refused(method, failure_code(error), error) from error
-
-    def _refused(self, method: str, error: str, cause: BaseException) -> StreamError:
-        self._log.error(
-            "%s refused for %s/%s: %s",
-            method,
-            self._channel,
-            self._thread_ts,
-            error,
-            exc_info=cause,
-        )
-        return StreamError(method, error)
-
-    def _marker(self, index: int) -> dict[str, Any]:
-        return {"stream": self._id, "piece": index}
+    def _frames(self) -> list[Frame]:
+        return self._layout.frames(self._text, self._display)
 
     def _require_streaming(self, action: str) -> None:
         if self._state != "streaming":
@@ -478,23 +299,3 @@ class MessageStreamer:
         if self._registered:
             self._registered = False
             self._limiter.unregister_stream()
-
-
-def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}, "_ours": True}
-
-
-def _context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}], "_ours": True}
-
-
-def _line(text: str) -> str:
-    """A status or footer line: plain text, escaped, one line, bounded."""
-    flat = " ".join(text.split()) or "…"
-    if len(flat) > _LINE_LIMIT:
-        flat = flat[: _LINE_LIMIT - 1] + "…"
-    return escape_mrkdwn(flat)
-
-
-def _strip(blocks: list[Block]) -> list[Block]:
-    return [{k: v for k, v in block.items() if k != "_ours"} for block in blocks]

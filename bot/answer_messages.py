@@ -1,0 +1,171 @@
+"""The Slack messages of one answer: each piece posted once, edited in place, leftovers deleted.
+
+The streamer decides when; this sends. Every call goes through bot.budgeted_calls. Each post
+carries a metadata marker (the answer's id and the piece's index), so a post that failed
+ambiguously but landed anyway is found by it and adopted, never posted twice. A call Slack
+refuses for good raises `StreamError`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.answer_blocks import Block, Frame, sendable
+from bot.budgeted_calls import ONE_TRY, BudgetedCalls, failure_code
+
+Reply = dict[str, Any]
+
+PIECE_EVENT = "countersign_answer_piece"
+
+
+class StreamError(Exception):
+    """Slack refused part of the answer for good; `error` is Slack's code (or the cause)."""
+
+    def __init__(self, method: str, error: str) -> None:
+        super().__init__(f"{method} failed: {error}")
+        self.method = method
+        self.error = error
+
+
+@dataclass(slots=True)
+class SentMessage:
+    """One message of the answer and the frame it is known to show."""
+
+    ts: str
+    shown: Frame | None = None
+
+
+class AnswerMessages:
+    """Posts, edits and deletes the messages of one answer; `sent` is in thread order."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        calls: BudgetedCalls,
+        *,
+        channel: str,
+        thread_ts: str,
+        answer_id: str,
+        logger: logging.Logger,
+    ) -> None:
+        self._client = client
+        self._calls = calls
+        self._channel = channel
+        self._thread_ts = thread_ts
+        self._id = answer_id
+        self._log = logger
+        self._seq = itertools.count(1)
+        self.sent: list[SentMessage] = []
+
+    async def post(self, index: int, frame: Frame) -> None:
+        """Post piece `index` at the end of the thread; it must land."""
+        previous = self.sent[-1].ts if self.sent else self._thread_ts
+
+        async def send() -> Reply:
+            response = await self._client.chat_postMessage(
+                channel=self._channel,
+                thread_ts=self._thread_ts,
+                text=frame.text,
+                blocks=self._blocks(frame),
+                metadata={"event_type": PIECE_EVENT, "event_payload": self._marker(index)},
+            )
+            return dict(response.data) if isinstance(response.data, dict) else {}
+
+        reply = await self._call("chat.postMessage", send, lambda: self._find_post(index, previous))
+        if reply is None:
+            raise RuntimeError("a must-land call returned nothing")  # _call returns or raises
+        self.sent.append(SentMessage(str(reply["ts"]), frame))
+
+    async def update(self, message: SentMessage, frame: Frame, *, skippable: bool) -> bool:
+        """Make `message` show `frame`; False when a skippable edit was skipped."""
+
+        async def send() -> Reply:
+            await self._client.chat_update(
+                channel=self._channel,
+                ts=message.ts,
+                text=frame.text,
+                blocks=self._blocks(frame),
+                parse="none",
+            )
+            return {}
+
+        reply = await self._call("chat.update", send, skippable=skippable)
+        if reply is None:
+            return False
+        message.shown = frame
+        return True
+
+    async def delete(self, message: SentMessage) -> None:
+        """Remove a message the final text no longer needs."""
+
+        async def send() -> Reply:
+            await self._client.chat_delete(channel=self._channel, ts=message.ts)
+            return {}
+
+        await self._call("chat.delete", send)
+        self.sent.remove(message)
+
+    async def _find_post(self, index: int, after: str) -> Reply | None:
+        """After an ambiguous failure, find the post if Slack made it anyway (no ghost twin)."""
+        try:
+            response = await self._calls.must_land(
+                "conversations.replies",
+                lambda: self._client.conversations_replies(
+                    channel=self._channel,
+                    ts=self._thread_ts,
+                    oldest=after,
+                    include_all_metadata=True,
+                ),
+                policy=ONE_TRY,
+            )
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
+            self._log.warning("could not check for a lost post: %s", error)
+            return None
+        for found in response.get("messages") or []:
+            metadata = found.get("metadata") or {}
+            if metadata.get("event_payload") == self._marker(index):
+                return {"ts": found["ts"]}
+        return None
+
+    async def _call(
+        self,
+        method: str,
+        send: Callable[[], Awaitable[Reply]],
+        recover: Callable[[], Awaitable[Reply | None]] | None = None,
+        *,
+        skippable: bool = False,
+    ) -> Reply | None:
+        """One Slack call under the limiter; None only when a skippable call was skipped."""
+        key = self._channel if method == "chat.postMessage" else ""
+        try:
+            if skippable:
+                return await self._calls.skippable(method, send, key=key)
+            return await self._calls.must_land(method, send, key=key, recover=recover)
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as error:
+            raise self._refused(method, failure_code(error), error) from error
+
+    def _refused(self, method: str, error: str, cause: BaseException) -> StreamError:
+        self._log.error(
+            "%s refused for %s/%s: %s",
+            method,
+            self._channel,
+            self._thread_ts,
+            error,
+            exc_info=cause,
+        )
+        return StreamError(method, error)
+
+    def _blocks(self, frame: Frame) -> list[Block]:
+        """Fresh block_ids for every send, whichever message it is for."""
+        return sendable(frame.blocks, f"cs-{self._id}-{next(self._seq)}")
+
+    def _marker(self, index: int) -> dict[str, Any]:
+        return {"stream": self._id, "piece": index}
