@@ -1,4 +1,5 @@
-"""`python -m bot`: run the Slack bot. `python -m bot audit`: print the decision log."""
+"""`python -m bot`: run the Slack bot, or the local playground when no Slack setting is set.
+`python -m bot audit`: print the decision log."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from agent import ConfigurationError
 from bot.audit import print_audit
 from bot.server import EVENTS_PATH, serve
 from bot.settings import BotSettings
+from playground.session import open_playground
 
 
 def main() -> None:
@@ -45,6 +47,13 @@ async def _run(settings: BotSettings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    if settings.slack_configured():
+        await _run_bot(settings, stop)
+    else:
+        await _run_playground(settings, stop)
+
+
+async def _run_bot(settings: BotSettings, stop: asyncio.Event) -> None:
     async with serve(settings) as running:
         bot = running.bot
         where = (
@@ -61,6 +70,20 @@ async def _run(settings: BotSettings) -> None:
         )
         await stop.wait()
         logging.getLogger("bot").info("shutting down: finishing answers in progress…")
+
+
+async def _run_playground(settings: BotSettings, stop: asyncio.Event) -> None:
+    """No Slack settings at all: the same bot against a local Slack, in the browser."""
+    async with open_playground(settings) as playground:
+        logging.getLogger("bot").info(
+            "No Slack settings, so this is the playground: open %s to chat with the bot as in "
+            "Slack (model %s). To connect a real workspace instead, set SLACK_BOT_TOKEN and "
+            "SLACK_APP_TOKEN (see README).",
+            playground.url,
+            settings.llm_model,
+        )
+        await stop.wait()
+        logging.getLogger("bot").info("shutting down the playground…")
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -49,6 +49,13 @@ class BotSettings(AgentSettings):
                 )
         return value
 
+    def slack_configured(self) -> bool:
+        """Whether any Slack credential is set (empty counts as unset, as in a fresh copy of
+        .env.example). With none, `python -m bot` opens the local playground; with some,
+        `mode()` names what is missing."""
+        secrets = (self.slack_bot_token, self.slack_app_token, self.slack_signing_secret)
+        return any(s is not None and s.get_secret_value().strip() for s in secrets)
+
     def mode(self) -> ConnectionMode:
         """Socket Mode when an app token is set, else HTTP; raises naming what is missing."""
         self._require_bot_token()

@@ -35,6 +35,7 @@ from .payloads import (
     mentions,
     message_event,
     rich_text_blocks,
+    view_closed,
     view_submission,
 )
 from .records import BotChange, Call, Delivery, JSONObject, Message
@@ -95,6 +96,7 @@ class SlackEmulator:
         self._origin: str | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._changed = asyncio.Event()
+        self._listeners: list[Callable[[], None]] = []
         self._event_ids = itertools.count(1)
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -228,6 +230,12 @@ class SlackEmulator:
     def view(self, view_id: str) -> JSONObject:
         """A modal's record by id (see `views`)."""
         return self.workspace.find_view(view_id)
+
+    def on_change(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call `listener` after every change (a call, a message, a delivery, a modal); returns
+        a function that unsubscribes. For watchers such as a live page; keep listeners cheap."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
 
     # ---- workspace setup -------------------------------------------------------------------
 
@@ -410,6 +418,23 @@ class SlackEmulator:
         self._notify()
         return delivery
 
+    async def close_view(self, user: str, view_id: str) -> Delivery | None:
+        """Press Cancel on an open modal: it closes (a pushed one uncovers the one below), and
+        the bot gets `view_closed` only if the view asked for it with `notify_on_close`."""
+        try:
+            entry = self.workspace.find_view(view_id)
+        except KeyError:
+            raise AssertionError(f"the bot never opened view {view_id}") from None
+        if not entry["open"] or entry["user"] != user:
+            raise AssertionError(f"view {view_id} is not open for {user}")
+        entry["open"] = False
+        self._notify()
+        if not entry["view"].get("notify_on_close"):
+            return None
+        return await self._deliver(
+            "interactive", view_closed(self.workspace, user=user, entry=entry)
+        )
+
     async def post_raw(
         self,
         body: bytes,
@@ -521,6 +546,8 @@ class SlackEmulator:
 
     def _notify(self) -> None:
         self._changed.set()
+        for listener in list(self._listeners):
+            listener()
 
     def _channel(self, channel: str) -> Channel:
         conv = self.workspace.channels.get(channel)

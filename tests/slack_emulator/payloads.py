@@ -225,5 +225,20 @@ def view_submission(
     }
 
 
+def view_closed(ws: Workspace, *, user: str, entry: JSONObject) -> JSONObject:
+    """A modal closed with Cancel, sent only for views with `notify_on_close`."""
+    return {
+        "type": "view_closed",
+        "team": {"id": ws.team_id, "domain": ws.team_domain},
+        "user": user_object(ws, user),
+        "api_app_id": ws.app_id,
+        "token": VERIFICATION_TOKEN,
+        "view": dict(entry["view"]),
+        "is_cleared": False,
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+
+
 def _channel_name(channel: Channel) -> str:
     return "directmessage" if channel.kind == "im" else channel.name
