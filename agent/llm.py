@@ -4,6 +4,10 @@ It streams one answer through litellm (any provider, or the offline demo model),
 caller as it arrives, assembles tool calls from their deltas, bounds the whole call and every gap
 between chunks, retries transient failures only before anything was shown, and turns every
 provider failure into one `LLMError` with a message a person can act on.
+
+Which failures are transient and what to say about them is agent.llm_errors; joining tool-call
+fragments is agent.tool_call_assembly. `LLMError` and `ToolCall` are re-exported, so callers
+import everything about a model call from here.
 """
 
 from __future__ import annotations
@@ -16,30 +20,20 @@ import asyncio
 import contextlib
 import importlib
 import logging
-import re
-import secrets
-import socket
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import litellm
-from litellm import exceptions as errors
 
 from agent import demo_model
-from agent.events import FailureKind
+from agent.llm_errors import LLMError, describe_error, is_transient, seconds_text
 from agent.settings import AgentSettings
+from agent.tool_call_assembly import ToolCall, ToolCallAssembler
+
+__all__ = ["LLMError", "LLMGateway", "ModelReply", "ToolCall"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    """A tool call as the model wrote it; `arguments` is raw JSON text and may be invalid."""
-
-    id: str
-    name: str
-    arguments: str
 
 
 @dataclass(frozen=True)
@@ -49,15 +43,6 @@ class ModelReply:
     text: str
     tool_calls: tuple[ToolCall, ...]
     stopped: bool = False
-
-
-class LLMError(Exception):
-    """The model call failed; `message` is short and fit to show a person."""
-
-    def __init__(self, kind: FailureKind, message: str) -> None:
-        super().__init__(message)
-        self.kind: FailureKind = kind
-        self.message = message
 
 
 class LLMGateway:
@@ -125,7 +110,7 @@ class LLMGateway:
         except TimeoutError:
             verb = "finish" if progress.emitted else "answer"
             log.warning("LLM call to %r took longer than %s s", self._settings.llm_model, total)
-            message = f"The model did not {verb} within {_secs(total)} s."
+            message = f"The model did not {verb} within {seconds_text(total)} s."
             raise LLMError("timeout", message) from None
 
     async def _with_retries(
@@ -178,17 +163,17 @@ class LLMGateway:
         idle = self._settings.llm_idle_timeout_seconds
         response = await self._guarded(
             idle,
-            f"The model did not start answering within {_secs(idle)} s.",
+            f"The model did not start answering within {seconds_text(idle)} s.",
             litellm.acompletion(**self._call_arguments(messages, tools)),
         )
         text: list[str] = []
-        calls = _ToolCallAssembler()
+        calls = ToolCallAssembler()
         try:
             while True:
                 try:
                     chunk = await self._guarded(
                         idle,
-                        f"The model stopped responding for {_secs(idle)} s.",
+                        f"The model stopped responding for {seconds_text(idle)} s.",
                         anext(response),
                     )
                 except StopAsyncIteration:
@@ -281,173 +266,9 @@ class _ProviderFailure(Exception):
         self.error = error
 
 
-@dataclass
-class _PartialCall:
-    id: str = ""
-    name: str = ""
-    arguments: list[str] = field(default_factory=list)
-
-
-class _ToolCallAssembler:
-    """Joins streamed tool-call fragments into whole calls.
-
-    Fragments are matched by `index`; a provider that repeats the id on every fragment, omits the
-    index, or reuses index 0 for parallel calls with new ids is handled too.
-    """
-
-    def __init__(self) -> None:
-        self._calls: list[_PartialCall] = []
-        self._by_index: dict[int, _PartialCall] = {}
-
-    def add(self, fragment: Any) -> None:
-        index = _field(fragment, "index")
-        call_id = _field(fragment, "id") or ""
-        function = _field(fragment, "function")
-        name = (_field(function, "name") or "") if function is not None else ""
-        piece = (_field(function, "arguments") or "") if function is not None else ""
-        found = self._find(index if isinstance(index, int) else None, call_id)
-        call = found if found is not None else _PartialCall()
-        if found is None:
-            self._calls.append(call)
-        if isinstance(index, int):
-            self._by_index[index] = call
-        call.id = call.id or call_id
-        call.name = call.name or name
-        if piece:
-            call.arguments.append(piece)
-
-    def _find(self, index: int | None, call_id: str) -> _PartialCall | None:
-        if call_id:
-            for call in self._calls:
-                if call.id == call_id:
-                    return call
-        if index is not None:
-            known = self._by_index.get(index)
-            if known is not None and call_id and known.id and known.id != call_id:
-                return None  # a new call that reuses an index (seen with some providers)
-            return known
-        if not call_id and self._calls:
-            return self._calls[-1]
-        return None
-
-    def result(self) -> tuple[ToolCall, ...]:
-        return tuple(
-            ToolCall(
-                id=call.id or f"call_{secrets.token_hex(12)}",
-                name=call.name,
-                arguments="".join(call.arguments),
-            )
-            for call in self._calls
-        )
-
-
-def _field(value: Any, name: str) -> Any:
-    if isinstance(value, dict):
-        return value.get(name)
-    return getattr(value, name, None)
-
-
 async def _close(response: Any) -> None:
     """Release the HTTP stream (litellm shields its own close from cancellation)."""
     aclose = getattr(response, "aclose", None)
     if aclose is not None:
         with contextlib.suppress(Exception):
             await aclose()
-
-
-# ── errors ──────────────────────────────────────────────────────────────────────────────────
-
-_PERMANENT: tuple[type[Exception], ...] = (
-    errors.AuthenticationError,
-    errors.PermissionDeniedError,
-    errors.NotFoundError,
-    errors.BadRequestError,  # also context window, content policy, unsupported params
-    errors.UnprocessableEntityError,
-)
-_TRANSIENT: tuple[type[Exception], ...] = (
-    errors.RateLimitError,
-    errors.ServiceUnavailableError,
-    errors.InternalServerError,
-    errors.APIConnectionError,
-    errors.Timeout,
-)
-
-
-def is_transient(error: BaseException) -> bool:
-    """Worth another try: rate limits, timeouts, connection failures and 5xx answers."""
-    if isinstance(error, _PERMANENT):
-        return False
-    if isinstance(error, _TRANSIENT):
-        return True
-    status = getattr(error, "status_code", None)
-    return isinstance(status, int) and status >= 500
-
-
-def describe_error(
-    error: BaseException, *, model: str, api_base: str | None, timeout: float
-) -> LLMError:
-    """One short, actionable message for a provider failure."""
-    if isinstance(error, errors.Timeout):
-        return LLMError("timeout", f"The model did not answer within {_secs(timeout)} s.")
-    if _could_not_connect(error):
-        where = api_base or getattr(error, "llm_provider", None) or model.split("/", 1)[0]
-        return LLMError("model", f"Could not reach the model provider at {where}.")
-    if isinstance(error, errors.AuthenticationError):
-        return LLMError("model", "The model provider rejected the API key (check LLM_API_KEY).")
-    if isinstance(error, errors.PermissionDeniedError):
-        return LLMError(
-            "model",
-            f"The model provider refused access to model '{model}' "
-            "(check LLM_MODEL and LLM_API_KEY).",
-        )
-    if isinstance(error, errors.NotFoundError):
-        hint = "LLM_MODEL and LLM_API_BASE" if api_base else "LLM_MODEL"
-        return LLMError("model", f"Model '{model}' was not found at the provider (check {hint}).")
-    if isinstance(error, errors.ContextWindowExceededError):
-        return LLMError("model", "The conversation is too long for the model's context window.")
-    if isinstance(error, errors.ContentPolicyViolationError):
-        return LLMError("model", "The model provider refused the request (content policy).")
-    if isinstance(error, errors.RateLimitError):
-        return LLMError("model", "The model provider is rate limiting us; try again in a moment.")
-    if "LLM Provider NOT provided" in str(error):
-        return LLMError(
-            "model",
-            f"LLM_MODEL '{model}' does not name a provider: use provider/model, "
-            "for example openai/gpt-4o-mini.",
-        )
-    return LLMError("model", f"The model failed: {short_message(error)}")
-
-
-def _could_not_connect(error: BaseException) -> bool:
-    """Whether the cause is a refused connection, an unknown host or a connect timeout.
-
-    litellm reports these as InternalServerError("Connection error."), so look at the cause.
-    """
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ConnectionRefusedError | socket.gaierror):
-            return True
-        if type(current).__name__ in {"ConnectError", "ConnectTimeout"}:  # httpx
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
-_NOISE = re.compile(r"^(?:litellm\.\w+|\w+(?:Error|Exception)|Timeout)\s*[:-]\s*")
-
-
-def short_message(error: BaseException) -> str:
-    """The first line of a provider error without litellm's stacked class-name prefixes."""
-    text = str(getattr(error, "message", "") or error).strip()
-    text = text.split(" Original exception:", 1)[0]
-    line = text.splitlines()[0].strip() if text else ""
-    while match := _NOISE.match(line):
-        line = line[match.end() :]
-    line = line.strip() or type(error).__name__
-    return line if len(line) <= 200 else line[:199].rstrip() + "…"
-
-
-def _secs(seconds: float) -> str:
-    return f"{seconds:g}"
