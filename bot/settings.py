@@ -31,6 +31,12 @@ class BotSettings(AgentSettings):
     ask_human_responders: Literal["requester", "anyone"] = "requester"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`SLACK_APP_TOKEN=` (as .env.example has it) means not set, not an invalid token."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("approvers", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
@@ -50,11 +56,11 @@ class BotSettings(AgentSettings):
         return value
 
     def slack_configured(self) -> bool:
-        """Whether any Slack credential is set (empty counts as unset, as in a fresh copy of
-        .env.example). With none, `python -m bot` opens the local playground; with some,
-        `mode()` names what is missing."""
+        """Whether any Slack credential is set. With none (a fresh copy of .env.example
+        included), `python -m bot` opens the local playground; with some, `mode()` names what
+        is missing."""
         secrets = (self.slack_bot_token, self.slack_app_token, self.slack_signing_secret)
-        return any(s is not None and s.get_secret_value().strip() for s in secrets)
+        return any(secret is not None for secret in secrets)
 
     def mode(self) -> ConnectionMode:
         """Socket Mode when an app token is set, else HTTP; raises naming what is missing."""

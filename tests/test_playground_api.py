@@ -1,0 +1,238 @@
+"""The playground's page endpoints (JSON and server-sent events), without a browser: the real
+bot against the local Slack, driven as several people at once."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.cards import TOO_LONG_ERROR
+from bot.settings import BotSettings
+from playground.session import Playground, open_playground, page_host
+from playground.web.composer import mentions_to_markup
+from playground.web.server import STATIC
+from tests.playground_page import LivePage, button, live_page, visible_text
+from tests.slack_emulator import SlackEmulator
+
+GENERAL = "C0GENERAL"
+OpenPlayground = Callable[..., AbstractAsyncContextManager[Playground]]
+
+
+def settings(**overrides: Any) -> BotSettings:
+    values: dict[str, Any] = {"host": "127.0.0.1", "port": 0, "demo_tokens_per_second": 0}
+    return BotSettings(_env_file=None, **{**values, **overrides})  # type: ignore[call-arg]
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as opened:
+        yield opened
+
+
+@pytest.fixture
+async def playground() -> AsyncIterator[Playground]:
+    async with open_playground(settings()) as running:
+        yield running
+
+
+def card(page: LivePage, channel: str, ts: str) -> dict[str, Any]:
+    """The approval card in the thread (the bot's message with an Approve button)."""
+    cards = [m for m in page.thread(channel, ts) if "Approval needed" in visible_text(m)]
+    return cards[-1]
+
+
+def has_button(message: dict[str, Any], action_id: str) -> bool:
+    try:
+        button(message, action_id)
+    except LookupError:
+        return False
+    return True
+
+
+async def test_the_page_and_its_files_come_from_the_playground_alone(
+    playground: Playground, session: aiohttp.ClientSession
+) -> None:
+    async with session.get(playground.url) as resp:
+        assert resp.status == 200
+        html = await resp.text()
+        policy = resp.headers["Content-Security-Policy"]
+    assert "/static/app.js" in html and "default-src 'self'" in policy
+    external = re.compile(r"""(src|href)=["']?(https?:)?//|url\(["']?https?:|from ["']https?:""")
+    for path in sorted(STATIC.iterdir()):
+        async with session.get(f"{playground.url}static/{path.name}") as resp:
+            assert resp.status == 200, path.name
+            assert not external.search(await resp.text()), f"{path.name} loads something external"
+
+
+async def test_each_person_sees_their_own_conversations(
+    playground: Playground, session: aiohttp.ClientSession
+) -> None:
+    async def conversations(user: str) -> list[str]:
+        async with session.get(f"{playground.url}api/state?user={user}") as resp:
+            return [c["id"] for c in (await resp.json())["conversations"]]
+
+    assert await conversations("UALICE") == ["C0GENERAL", "G0PRIVATE", "D0ALICE"]
+    assert await conversations("UCAROL") == ["C0GENERAL", "G0PRIVATE", "D0CAROL"]
+    async with session.get(f"{playground.url}api/state?user=UBOT") as resp:
+        assert resp.status == 400  # the page acts for people, never as the bot
+
+
+async def test_a_request_streams_in_and_another_person_approves_it(
+    playground: Playground, session: aiohttp.ClientSession
+) -> None:
+    async with (
+        live_page(session, playground.url, "UALICE") as alice,
+        live_page(session, playground.url, "UBOB") as bob,
+    ):
+        ts = await alice.say(GENERAL, "@countersign save a note about water")
+        await alice.wait_for(lambda: alice.thread(GENERAL, ts))
+        parent = alice.thread(GENERAL, ts)[0]
+        assert parent["text"] == "<@UBOT> save a note about water"  # @name became a mention
+        await bob.wait_for(lambda: has_button(card(bob, GENERAL, ts), "countersign_approve"))
+        assert "I'll save a note titled “Water”" in bob.bot_texts(GENERAL, ts)[0]
+
+        await bob.click(card(bob, GENERAL, ts), "countersign_approve")
+        await alice.wait_for(lambda: "Done" in alice.bot_texts(GENERAL, ts)[-1])
+        decided = card(alice, GENERAL, ts)
+        assert "Approved by <@UBOB>" in visible_text(decided)
+        assert not has_button(decided, "countersign_approve")
+
+    methods = [(c["method"], c["ok"]) for c in alice.calls]
+    assert ("chat.postMessage", True) in methods and ("chat.update", True) in methods
+    async with session.get(f"{playground.url}api/calls/0") as resp:
+        first = await resp.json()
+    assert first["method"] == "auth.test" and first["response"]["user_id"] == "UBOT"
+    async with session.get(f"{playground.url}api/calls/99999") as resp:
+        assert resp.status == 404
+
+
+async def test_deny_opens_a_modal_for_the_clicker_only_and_its_reason_reaches_the_card(
+    playground: Playground, session: aiohttp.ClientSession
+) -> None:
+    async with (
+        live_page(session, playground.url, "UALICE") as alice,
+        live_page(session, playground.url, "UBOB") as bob,
+    ):
+        ts = await alice.say(GENERAL, "@countersign save a note about tea")
+        await alice.wait_for(lambda: has_button(card(alice, GENERAL, ts), "countersign_deny"))
+        await alice.click(card(alice, GENERAL, ts), "countersign_deny")
+        await alice.wait_for(lambda: alice.state["view"] is not None)
+        view = alice.state["view"]
+        assert view["title"]["text"] == "Deny request" and bob.state["view"] is None
+
+        status, answer = await alice.post(
+            f"api/views/{view['id']}/submit",
+            values={"reason": {"reason": {"type": "plain_text_input", "value": "<b>no</b> tea"}}},
+        )
+        assert status == 200 and answer["open"] is False
+        await bob.wait_for(lambda: "Denied by <@UALICE>" in visible_text(card(bob, GENERAL, ts)))
+        assert "&lt;b&gt;no&lt;/b&gt; tea" in visible_text(card(bob, GENERAL, ts))
+        await alice.wait_for(lambda: alice.state["view"] is None)
+
+
+async def test_errors_from_the_bot_show_on_the_modal_field_and_cancel_closes_it(
+    playground: Playground, session: aiohttp.ClientSession
+) -> None:
+    async with live_page(session, playground.url, "UALICE") as alice:
+        long_note = "the plan " * 400  # too long for a modal input: the field starts empty
+        ts = await alice.say(GENERAL, f"@countersign note that {long_note}")
+        await alice.wait_for(lambda: has_button(card(alice, GENERAL, ts), "countersign_edit"))
+        await alice.click(card(alice, GENERAL, ts), "countersign_edit")
+        await alice.wait_for(lambda: alice.state["view"] is not None)
+        view_id = alice.state["view"]["id"]
+
+        status, answer = await alice.post(
+            f"api/views/{view_id}/submit",
+            values={
+                "arg:title": {"value": {"type": "plain_text_input", "value": "The plan"}},
+                "arg:body": {"value": {"type": "plain_text_input", "value": None}},
+            },
+        )
+        assert status == 200 and answer["open"] is True
+        assert answer["errors"] == {"arg:body": TOO_LONG_ERROR}
+        await alice.wait_for(lambda: alice.state["view"]["errors"].get("arg:body"))
+
+        status, _ = await alice.post(f"api/views/{view_id}/close")
+        assert status == 200
+        await alice.wait_for(lambda: alice.state["view"] is None)
+        assert has_button(card(alice, GENERAL, ts), "countersign_approve")  # still pending
+
+
+async def test_a_refused_click_is_told_only_to_the_clicker(session: aiohttp.ClientSession) -> None:
+    async with (
+        open_playground(settings(approvers=["UBOB"])) as playground,
+        live_page(session, playground.url, "UALICE") as alice,
+        live_page(session, playground.url, "UBOB") as bob,
+    ):
+        ts = await alice.say(GENERAL, "@countersign save a note about water")
+        await alice.wait_for(lambda: has_button(card(alice, GENERAL, ts), "countersign_approve"))
+        await alice.click(card(alice, GENERAL, ts), "countersign_approve")
+        await alice.wait_for(lambda: alice.state["ephemerals"])
+        assert "Only <@UBOB> can approve this." in visible_text(alice.state["ephemerals"][0])
+        assert alice.state["ephemerals"][0]["thread_ts"] == ts
+        assert bob.state["ephemerals"] == []
+        assert has_button(card(bob, GENERAL, ts), "countersign_approve")
+
+
+async def test_a_question_is_answered_by_replying_in_the_thread(
+    playground: Playground, session: aiohttp.ClientSession
+) -> None:
+    async with live_page(session, playground.url, "UALICE") as alice:
+        ts = await alice.say("D0ALICE", "remind me about the meeting")
+
+        def said() -> str:
+            return " ".join(alice.bot_texts("D0ALICE", ts))
+
+        await alice.wait_for(lambda: "When is the meeting" in said())
+        await alice.say("D0ALICE", "tomorrow at 10", thread_ts=ts)
+        await alice.wait_for(lambda: "Reminder: the meeting" in said())
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "says"),
+    [
+        ({"user": "UNOBODY", "channel": GENERAL, "text": "hi"}, 400, "user must be one of"),
+        ({"user": "UALICE", "channel": GENERAL, "text": "  "}, 400, "a message has 1 to"),
+        ({"user": "UCAROL", "channel": "D0ALICE", "text": "hi"}, 400, "not a member"),
+        ({"user": "UALICE", "channel": "C0NOPE", "text": "hi"}, 400, "no conversation"),
+    ],
+)
+async def test_what_a_person_cannot_do_is_refused(
+    playground: Playground,
+    session: aiohttp.ClientSession,
+    body: dict[str, Any],
+    status: int,
+    says: str,
+) -> None:
+    async with session.post(f"{playground.url}api/messages", json=body) as resp:
+        assert resp.status == status
+        assert says in (await resp.json())["error"]
+
+
+async def test_only_json_is_accepted_and_only_shown_buttons_can_be_clicked(
+    playground: Playground, session: aiohttp.ClientSession
+) -> None:
+    form = {"user": "UALICE", "channel": GENERAL, "text": "hi"}
+    async with session.post(f"{playground.url}api/messages", data=form) as resp:
+        assert resp.status == 415  # a form from another site cannot post here
+    click = {"user": "UALICE", "channel": GENERAL, "ts": "1.2", "action_id": "countersign_approve"}
+    async with session.post(f"{playground.url}api/actions", json=click) as resp:
+        assert resp.status == 400
+
+
+def test_typed_names_become_mentions_as_slack_composer_makes_them() -> None:
+    ws = SlackEmulator().workspace
+    text = "@countersign ask @Bob and @approvers, cc @here; mail bob@example.com @nobody."
+    assert mentions_to_markup(text, ws) == (
+        "<@UBOT> ask <@UBOB> and <!subteam^S0APPROVERS>, cc <!here>; mail bob@example.com @nobody."
+    )
+
+
+def test_the_page_listens_on_loopback_unless_told_otherwise() -> None:
+    assert page_host(settings(host="0.0.0.0")) == "127.0.0.1"
+    assert page_host(settings(host="192.168.1.5")) == "192.168.1.5"
