@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -81,6 +83,7 @@ async def open_bot(settings: BotSettings) -> AsyncIterator[Bot]:
         bolt_logger.addFilter(_BoltTokenNotice())
         app = AsyncApp(
             client=client,
+            authorize=_known_identity(identity, settings.slack_bot_token.get_secret_value()),
             signing_secret=signing_secret.get_secret_value() if signing_secret else None,
             request_verification_enabled=mode == "http",
             logger=bolt_logger,
@@ -91,6 +94,24 @@ async def open_bot(settings: BotSettings) -> AsyncIterator[Bot]:
         finally:
             agent.stop_all()
             await runtime.tasks.drain(grace_seconds=10)
+
+
+def _known_identity(identity: BotIdentity, token: str) -> Callable[..., Awaitable[AuthorizeResult]]:
+    """Bolt's default authorization calls auth.test per early request, uncached while they
+    overlap: a burst right after start-up drew 429s and lost events. We already know who we are.
+    """
+    result = AuthorizeResult(
+        enterprise_id=None,
+        team_id=identity.team_id,
+        bot_user_id=identity.user_id,
+        bot_id=identity.bot_id,
+        bot_token=token,
+    )
+
+    async def authorize(**_: Any) -> AuthorizeResult:
+        return result
+
+    return authorize
 
 
 class _BoltTokenNotice(logging.Filter):

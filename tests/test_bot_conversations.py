@@ -193,3 +193,21 @@ async def test_healthz_is_ok_once_ready(tmp_path: Path) -> None:
     ):
         assert response.status == 200
         assert (await response.json())["ok"] is True
+
+
+async def test_a_burst_right_after_start_up_is_answered_in_full(tmp_path: Path) -> None:
+    async with SlackEmulator(enforce_rate_limits=True) as slack:
+        channels = [f"C0BURST{i:02d}" for i in range(10)]
+        for channel in channels:
+            slack.add_channel(channel, channel.lower(), members=["UALICE", "UBOT"])
+        async with slack_bot(tmp_path, slack=slack) as bot:
+            sent = await asyncio.gather(
+                *(slack.user_says("UALICE", channel, "<@UBOT> hi") for channel in channels)
+            )
+            await bot.wait_for(
+                lambda: all(bot.replies(m.channel, m.ts) for m, _ in sent), timeout=20
+            )
+            await bot.idle(timeout=30)
+            assert all(d.status == 200 for _, deliveries in sent for d in deliveries)
+            assert len(slack.calls_to("auth.test")) == 1  # start-up's, reused for every request
+            assert [c for c in slack.calls if c.status == 429] == []
