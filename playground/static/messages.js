@@ -44,12 +44,19 @@ export function messageItem(message, ctx, extra = {}) {
     names: ctx.names,
     onAction: (element, blockId) => ctx.onAction(message, element, blockId),
   };
-  body.append(message.blocks?.length ? renderBlocks(message.blocks, blockCtx) : mrkdwn(message.text, ctx.names));
+  body.append(typed(message) ? mrkdwn(message.text, ctx.names) : renderBlocks(message.blocks, blockCtx));
   content.append(body);
   if (message.reactions?.length) content.append(reactions(message.reactions, ctx.names.me));
   if (extra.replies?.length && ctx.openThread) content.append(threadSummary(message, extra.replies, ctx));
   item.append(avatar, content);
   return item;
+}
+
+/** Shown from its text: no blocks, or a person's typing (the local Slack sends their text as
+ * unstyled rich_text, where Slack's own composer would have styled *bold* and the like). */
+function typed(message) {
+  if (!message.blocks?.length) return true;
+  return !message.bot && message.blocks.every((block) => block.type === "rich_text");
 }
 
 function reactions(list, me) {
