@@ -103,6 +103,7 @@ class MessageStreamer:
         """The first text is still to be shown: it goes out at once, not at the cadence."""
         self._wake = asyncio.Event()
         self._closing = asyncio.Event()
+        self._text_arrived = asyncio.Event()  # the first visible text: shown at once
         self._flusher: asyncio.Task[None] | None = None
         self._error: StreamError | None = None
         self._last_edit = 0.0
@@ -151,6 +152,8 @@ class MessageStreamer:
         if text_delta:
             self._text += text_delta
             self._wake.set()
+            if self._first_text and self._visible_text():
+                self._text_arrived.set()
 
     def set_status(self, line: str | None) -> None:
         """Show a progress line under the text ("Searching notes…"); None removes it."""
@@ -230,8 +233,7 @@ class MessageStreamer:
             if not self._first_text or not self._visible_text():
                 delay = self._last_edit + self._interval() - loop.time()
                 if delay > 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._closing.wait(), delay)
+                    await self._pause(delay)
             if self._closing.is_set():
                 return
             self._wake.clear()
@@ -246,6 +248,15 @@ class MessageStreamer:
                 wait = max(0.01, self._limiter.wait_time("chat.update"))
                 self._last_edit = max(self._last_edit, loop.time() + wait - self._interval())
                 self._wake.set()
+
+    async def _pause(self, delay: float) -> None:
+        """Wait for the next edit slot, but not past the end or the first text's arrival."""
+        waits = [asyncio.ensure_future(self._closing.wait())]
+        if self._first_text:
+            waits.append(asyncio.ensure_future(self._text_arrived.wait()))
+        _, pending = await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        for waiting in pending:
+            waiting.cancel()
 
     def _interval(self) -> float:
         """Seconds between edits: this answer's share of the workspace's chat.update budget."""

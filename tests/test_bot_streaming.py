@@ -14,7 +14,7 @@ from bot.slack_calls import SlackCalls
 from bot.streaming import StreamerSettings
 from tests.bot_harness import SlackBot, slack_bot
 from tests.mock_llm_server import MockLLMServer, Reply
-from tests.slack_emulator import SlackEmulator
+from tests.slack_emulator import Call, SlackEmulator
 
 CHANNEL = "C0GENERAL"
 
@@ -179,3 +179,24 @@ async def test_socket_mode_chat_and_approval(tmp_path: Path) -> None:
         await bot.idle()
         assert "Approved by <@UBOB>" in slack.message(CHANNEL, card.ts).visible_text()
         assert "saved the note" in bot.replies(CHANNEL, said.ts)[-1].visible_text()
+
+
+async def test_the_first_text_is_shown_as_soon_as_it_arrives(
+    tmp_path: Path, llm: MockLLMServer
+) -> None:
+    llm.enqueue(Reply(text="Hello there, friend. " * 4, chunk_chars=8, delay_per_chunk=0.3))
+    async with slack_bot(tmp_path, **model(llm)) as bot:
+        await bot.runtime.agent.warm_up()
+        # A long cadence: only the first text may skip it (the Stop button wakes the flusher first).
+        bot.runtime.streamer_settings = StreamerSettings(min_interval=5.0)
+        said, _ = await bot.slack.user_says("UALICE", CHANNEL, "<@UBOT> hi")
+        await bot.wait_for(lambda: any("Hello" in c.params.get("text", "") for c in shown(bot)))
+        first_chunk = next(c for c in llm.sent_chunks if c.text)
+        first_shown = next(c for c in shown(bot) if "Hello" in c.params.get("text", ""))
+        assert first_shown.at - first_chunk.at < 2.0  # not held back for the 5 s cadence
+        await bot.idle(timeout=20)
+        assert answer_text(bot, said.ts) == "Hello there, friend. " * 4
+
+
+def shown(bot: SlackBot) -> list[Call]:
+    return [c for c in bot.slack.calls if c.method in ("chat.update", "chat.postMessage")]
