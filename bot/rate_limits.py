@@ -38,10 +38,27 @@ class Budget:
             raise ValueError(f"a budget needs a positive rate and a burst of at least 1: {self}")
 
 
+def lane(method: str, name: str) -> str:
+    """A budget of its own inside one Slack method's limit (`chat.update/decisions`)."""
+    return f"{method}/{name}"
+
+
+def slack_method(budget_name: str) -> str:
+    """The Slack method a budget belongs to: 429 windows close the method, all lanes alike."""
+    return budget_name.split("/", 1)[0]
+
+
+DECISION_CARDS = lane("chat.update", "decisions")
+
+
 def default_budgets() -> dict[str, Budget]:
     """Budgets a little under Slack's published limits, leaving room for approval-card edits."""
     return {
-        "chat.update": Budget(45 / 60, burst=6),  # Slack tolerates ~8; requests can bunch
+        # Slack allows ~50/min (burst ~8) per workspace. Streaming answers share 38 of it; a
+        # lane of 8 is kept for decision cards, so a click's card edit never queues behind
+        # every answer's edits. Requests can bunch on the way, so the bursts stay under 8.
+        "chat.update": Budget(38 / 60, burst=4),
+        DECISION_CARDS: Budget(8 / 60, burst=2),
         "chat.postMessage": Budget(1.0, burst=3, per_key=True),
         "chat.delete": Budget(45 / 60, burst=5),
         "conversations.replies": Budget(45 / 60, burst=5),
@@ -137,16 +154,17 @@ class SlackRateLimiter:
         return max(self.blocked_for(method), self._bucket(method, key, now).wait_time(now))
 
     def note_retry_after(self, method: str, seconds: float) -> None:
-        """Slack said 429: make no call of `method` until `seconds` from now."""
+        """Slack said 429: make no call of `method` (any of its lanes) until `seconds` from now."""
+        method = slack_method(method)
         until = self._clock() + max(0.0, seconds)
         self._closed_until[method] = max(self._closed_until.get(method, 0.0), until)
         for (bucket_method, _), bucket in self._buckets.items():
-            if bucket_method == method:
+            if slack_method(bucket_method) == method:
                 bucket.restart_empty_at(self._closed_until[method])
 
     def blocked_for(self, method: str) -> float:
         """Seconds left in the Retry-After window of `method` (0 when open)."""
-        return max(0.0, self._closed_until.get(method, 0.0) - self._clock())
+        return max(0.0, self._closed_until.get(slack_method(method), 0.0) - self._clock())
 
     def suggested_interval(self, method: str) -> float:
         """Seconds between one streamer's calls so that all active streamers share the budget."""

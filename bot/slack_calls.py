@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.budgeted_calls import BudgetedCalls, RetryPolicy
-from bot.rate_limits import SlackRateLimiter
+from bot.rate_limits import DECISION_CARDS, SlackRateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +44,9 @@ class SlackCalls:
         return str(response["ts"])
 
     async def update(self, channel: str, ts: str, text: str, blocks: list[Block]) -> None:
-        """Replace a message the bot posted (cards after a decision)."""
+        """Replace a message the bot posted (cards after a decision), in the cards' own lane."""
         await self._calls.must_land(
-            "chat.update",
+            DECISION_CARDS,
             lambda: self.client.chat_update(
                 channel=channel, ts=ts, text=text, blocks=blocks, parse="none"
             ),

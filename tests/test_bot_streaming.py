@@ -12,9 +12,9 @@ import pytest
 from bot.rate_limits import Budget, SlackRateLimiter
 from bot.slack_calls import SlackCalls
 from bot.streaming import StreamerSettings
+from playground.slack import Call, SlackEmulator
 from tests.bot_harness import SlackBot, slack_bot
 from tests.mock_llm_server import MockLLMServer, Reply
-from tests.slack_emulator import Call, SlackEmulator
 
 CHANNEL = "C0GENERAL"
 
@@ -35,8 +35,12 @@ def model(llm: MockLLMServer) -> dict[str, object]:
     }
 
 
-def fast(bot: SlackBot) -> None:
-    """Edit often, so a test sees many frames in little time."""
+def fast(bot: SlackBot, budgets: dict[str, Budget] | None = None) -> None:
+    """Edit often, so a test sees many frames in little time (the emulator allows it unless it
+    enforces Slack's tiers; then pass budgets scaled to the emulator's limits)."""
+    limiter = SlackRateLimiter(budgets or {"chat.update": Budget(20.0, burst=10)})
+    bot.runtime.limiter = limiter
+    bot.runtime.slack = SlackCalls(bot.runtime.client, limiter)
     bot.runtime.streamer_settings = StreamerSettings(min_interval=0.05, retry_backoff=0.05)
 
 
@@ -145,23 +149,24 @@ async def test_thirty_concurrent_answers_draw_no_429(tmp_path: Path) -> None:
         # with the same headroom it keeps against real Slack plus some for a busy test machine.
         slack.limiter.set_limit("chat.update", per_minute=1000, burst=8)
         slack.limiter.set_limit("chat.postMessage", per_minute=1200, burst=3)
+        channels = [f"C0LOAD{i:02d}" for i in range(10)]
+        for channel in channels:
+            slack.add_channel(channel, channel.lower(), members=["UALICE", "UBOT"])
         async with slack_bot(tmp_path, slack=slack, demo_tokens_per_second=60) as bot:
-            limiter = SlackRateLimiter(
+            fast(
+                bot,
                 {
                     "chat.update": Budget(700 / 60, burst=4),
-                    "chat.postMessage": Budget(15.0, burst=2, per_key=True),
-                }
+                    "chat.postMessage": Budget(12.0, burst=2, per_key=True),
+                },
             )
-            bot.runtime.limiter = limiter
-            bot.runtime.slack = SlackCalls(bot.runtime.client, limiter)
-            fast(bot)
-            roots = []
-            for i in range(30):
-                said, _ = await slack.user_says("UALICE", CHANNEL, f"<@UBOT> hello {i}")
-                roots.append(said.ts)
+            sent = [
+                (await slack.user_says("UALICE", channels[i % 10], f"<@UBOT> hello {i}"))[0]
+                for i in range(30)
+            ]
             await asyncio.sleep(0.2)
             await bot.idle(timeout=60)
-            assert all(len(bot.replies(CHANNEL, ts)) == 1 for ts in roots)
+            assert all(len(bot.replies(m.channel, m.ts)) == 1 for m in sent)
             assert [c for c in slack.calls if c.status == 429] == []
 
 

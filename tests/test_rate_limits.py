@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.rate_limits import Budget, SlackRateLimiter, default_budgets
+from bot.rate_limits import DECISION_CARDS, Budget, SlackRateLimiter, default_budgets
 
 
 class FakeClock:
@@ -34,10 +34,11 @@ def limiter_on(clock: FakeClock, **budgets: Budget) -> SlackRateLimiter:
 
 
 def test_defaults_sit_under_slack_limits() -> None:
-    """chat.update stays under Tier 3's 50/min; postMessage is per channel at 1/s."""
+    """chat.update, cards' lane included, stays under Tier 3's 50/min; postMessage is 1/s."""
     budgets = default_budgets()
-    assert budgets["chat.update"].per_second * 60 == pytest.approx(45)
-    assert budgets["chat.update"].burst == 6
+    streams, cards = budgets["chat.update"], budgets[DECISION_CARDS]
+    assert (streams.per_second + cards.per_second) * 60 == pytest.approx(46)
+    assert streams.burst + cards.burst == 6
     assert budgets["chat.postMessage"] == Budget(1.0, burst=3, per_key=True)
     with pytest.raises(ValueError, match="positive rate"):
         Budget(0)
@@ -47,8 +48,8 @@ def test_burst_then_sustained_rate() -> None:
     """A full bucket allows the burst at once, then one call per interval."""
     clock = FakeClock()
     limiter = limiter_on(clock)
-    assert [limiter.try_acquire("chat.update") for _ in range(7)] == [True] * 6 + [False]
-    clock.advance(60 / 45 - 0.01)
+    assert [limiter.try_acquire("chat.update") for _ in range(5)] == [True] * 4 + [False]
+    clock.advance(60 / 38 - 0.01)
     assert not limiter.try_acquire("chat.update")
     clock.advance(0.01)
     assert limiter.try_acquire("chat.update")
@@ -86,7 +87,7 @@ async def test_calls_never_exceed_budget_in_any_window() -> None:
     times.sort()
     for i, first in enumerate(times):
         in_window = [t for t in times[i:] if t < first + 60]
-        assert len(in_window) <= 8 + 45
+        assert len(in_window) <= 4 + 38
 
 
 def test_post_message_is_per_channel() -> None:
@@ -157,7 +158,7 @@ def test_suggested_interval_shares_the_budget_between_streams() -> None:
     """The cadence hint grows with the number of answers streaming at once."""
     limiter = SlackRateLimiter()
     one = limiter.suggested_interval("chat.update")
-    assert one == pytest.approx(60 / 45)
+    assert one == pytest.approx(60 / 38)
     with limiter.streaming(), limiter.streaming():
         limiter.register_stream()
         assert limiter.active_streams == 3
@@ -176,3 +177,16 @@ def test_idle_channel_buckets_are_forgotten() -> None:
         assert limiter.try_acquire("chat.postMessage", f"C{n}")
         clock.advance(1.0)
     assert len(limiter._buckets) <= 600
+
+
+async def test_decision_cards_have_their_own_lane_but_share_429_windows() -> None:
+    """A card edit does not queue behind streaming edits; a 429 still closes every lane."""
+    clock = FakeClock()
+    limiter = limiter_on(clock)
+    while limiter.try_acquire("chat.update"):
+        pass  # the answers used up their share
+    assert limiter.wait_time("chat.update") > 0
+    assert limiter.try_acquire(DECISION_CARDS)  # the card goes at once
+    limiter.note_retry_after(DECISION_CARDS, 5)
+    assert limiter.blocked_for("chat.update") == pytest.approx(5)
+    assert not limiter.try_acquire(DECISION_CARDS)
