@@ -29,6 +29,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, StreamMode
 
 from agent.builtin_tools import NOTES_TABLE, builtin_tools
+from agent.checkpoints import keep_latest
 from agent.database import CLAIMS_TABLE, Database
 from agent.errors import ResumeRefused, ThreadPaused
 from agent.events import (
@@ -247,6 +248,7 @@ class Agent:
             return
         finally:
             self._running.pop(thread_id, None)
+        await keep_latest(self.database, thread_id)
         pause = await self._pause_in_checkpoint(thread_id)
         if pause is not None:
             await self._pauses.record(pause)
