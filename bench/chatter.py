@@ -8,7 +8,7 @@ import contextlib
 
 from bench.conversations import Ack, post_as
 from bench.workspace import APPROVER
-from tests.slack_emulator import SlackEmulator
+from playground.slack import SlackEmulator
 
 
 async def chatter(

@@ -14,8 +14,8 @@ from typing import Literal
 
 from bench import model
 from bench.workspace import APPROVER, ASKER
-from tests.slack_emulator import Message, SlackEmulator
-from tests.slack_emulator.payloads import app_mention_event, message_event
+from playground.slack import Message, SlackEmulator
+from playground.slack.payloads import app_mention_event, message_event
 
 APPROVE_ACTION = "countersign_approve"
 """The card's Approve button (bot.cards.APPROVE; not imported, the bench stays out of bot/)."""

@@ -11,9 +11,9 @@ from typing import Any
 
 from bench import model
 from bench.conversations import Ack, ConversationRun
+from playground.slack import Call, Message, SlackEmulator
+from playground.slack.records import iter_elements
 from tests.mock_llm_server import SentChunk
-from tests.slack_emulator import Call, Message, SlackEmulator
-from tests.slack_emulator.records import iter_elements
 
 SHOWING = frozenset({"chat.postMessage", "chat.update"})
 """Calls whose `text` people see."""

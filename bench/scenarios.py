@@ -18,8 +18,8 @@ from bench.conversations import ConversationKind, ConversationRun
 from bench.lag import LoopLag
 from bench.launch import BotProcess, launch_bot
 from bench.workspace import APPROVER, add_channels
+from playground.slack import SlackEmulator
 from tests.mock_llm_server import MockLLMServer
-from tests.slack_emulator import SlackEmulator
 
 IDLE_POLL_SECONDS = 0.2
 IDLE_POLLS_NEEDED = 2

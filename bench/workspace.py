@@ -3,7 +3,7 @@ limit (1/s) is never what holds an answer back."""
 
 from __future__ import annotations
 
-from tests.slack_emulator import SlackEmulator
+from playground.slack import SlackEmulator
 
 ASKER = "UALICE"
 """Who starts every conversation."""

@@ -19,8 +19,8 @@ from pydantic import SecretStr
 
 from bot.server import EVENTS_PATH, RunningBot, serve
 from bot.settings import BotSettings
+from playground.slack import SlackEmulator
 from playground.web import serve_page
-from tests.slack_emulator import SlackEmulator
 
 LOOPBACK = "127.0.0.1"
 ANY_ADDRESS = "0.0.0.0"

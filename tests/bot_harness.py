@@ -12,7 +12,7 @@ from typing import Any
 from bot.runtime import BotRuntime
 from bot.server import EVENTS_PATH, RunningBot, serve
 from bot.settings import BotSettings
-from tests.slack_emulator import Message, SlackEmulator
+from playground.slack import Message, SlackEmulator
 
 SIGNING_SECRET = "test-signing-secret"
 

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from playground.slack import SlackEmulator
 from tests.bot_harness import SIGNING_SECRET
-from tests.slack_emulator import SlackEmulator
 
 READY = re.compile(r"health at (http://\S+)/healthz")
 

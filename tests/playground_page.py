@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.slack_emulator.records import blocks_text
+from playground.slack.records import blocks_text
 
 JSONObject = dict[str, Any]
 

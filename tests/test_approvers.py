@@ -14,7 +14,7 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.approvers import Action, ApproverPolicy, Verdict
-from tests.slack_emulator import SlackEmulator
+from playground.slack import SlackEmulator
 
 GROUP_LOOKUP = "usergroups.users.list"
 

@@ -9,9 +9,9 @@ import pytest
 
 from bot.audit import print_audit
 from bot.store import arguments_hash
+from playground.slack import Message
+from playground.slack.records import iter_elements
 from tests.bot_harness import SlackBot, slack_bot
-from tests.slack_emulator import Message
-from tests.slack_emulator.records import iter_elements
 
 CHANNEL = "C0GENERAL"
 

@@ -7,8 +7,8 @@ import json
 import time
 from pathlib import Path
 
+from playground.slack import SlackEmulator
 from tests.bot_harness import SIGNING_SECRET, slack_bot
-from tests.slack_emulator import SlackEmulator
 
 
 async def test_mention_is_answered_in_its_thread(tmp_path: Path) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from playground.slack import SlackEmulator
 from tests.bot_process import bot_process
-from tests.slack_emulator import SlackEmulator
 
 CHANNEL = "C0GENERAL"
 

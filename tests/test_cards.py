@@ -16,9 +16,9 @@ from slack_sdk.models.views import View as SdkView
 
 from bot import cards
 from bot.cards import ApprovalCard, Block, PauseRef, View
-from tests.slack_emulator import SlackEmulator
-from tests.slack_emulator.blocks import check_message, check_view
-from tests.slack_emulator.records import blocks_text, iter_elements
+from playground.slack import SlackEmulator
+from playground.slack.blocks import check_message, check_view
+from playground.slack.records import blocks_text, iter_elements
 
 ZWSP = "\u200b"
 REF = PauseRef("T0001:C0GENERAL:1700000000.000100", "interrupt-7f3a")

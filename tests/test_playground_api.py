@@ -14,10 +14,10 @@ import pytest
 from bot.cards import TOO_LONG_ERROR
 from bot.settings import BotSettings
 from playground.session import Playground, open_playground, page_host
+from playground.slack import SlackEmulator
 from playground.web.composer import mentions_to_markup
 from playground.web.server import STATIC
 from tests.playground_page import LivePage, button, live_page, visible_text
-from tests.slack_emulator import SlackEmulator
 
 GENERAL = "C0GENERAL"
 OpenPlayground = Callable[..., AbstractAsyncContextManager[Playground]]

@@ -19,7 +19,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from tests.slack_emulator import SlackEmulator, sign_request
+from playground.slack import SlackEmulator, sign_request
 
 Blocks = list[dict[str, Any]]
 

@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.rate_limits import Budget, SlackRateLimiter, default_budgets
 from bot.splitting import MESSAGE_LIMIT, SECTION_LIMIT
 from bot.streaming import MessageStreamer, StreamError, StreamerSettings, StreamStateError
-from tests.slack_emulator import Message, SlackEmulator
+from playground.slack import Message, SlackEmulator
 
 CHANNEL = "C0GENERAL"
 FAST = StreamerSettings(min_interval=0.05, retry_backoff=0.01)

@@ -1,8 +1,8 @@
-"""A Slack workspace for tests: a real Web API server plus signed Slack -> bot delivery.
+"""A Slack workspace in a box: a real Web API server plus signed Slack -> bot delivery.
 
-The bot under test uses the real `AsyncWebClient(base_url=emulator.api_url)` and real Bolt, so
-this speaks Slack's wire format and enforces Slack's limits (blocks.py, limits.py), while the test
-plays the people and asserts on what they would see.
+The bot uses the real `AsyncWebClient(base_url=emulator.api_url)` and real Bolt, so this speaks
+Slack's wire format and enforces Slack's limits (blocks.py, limits.py). In the tests, the test
+plays the people and asserts on what they would see; in the playground, people in a browser do.
 
     async with SlackEmulator() as slack:
         slack.deliver_to(bot_url)                     # or: await slack.wait_for_socket()

@@ -9,9 +9,9 @@ from typing import Any
 
 from aiohttp import web
 
+from playground.slack import Delivery, SlackEmulator
 from playground.web.composer import mentions_to_markup
 from playground.web.snapshot import JSONObject
-from tests.slack_emulator import Delivery, SlackEmulator
 
 MAX_MESSAGE_CHARS = 40_000  # what Slack's composer accepts
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tests.slack_emulator.workspace import Workspace
+from playground.slack.workspace import Workspace
 
 _AT_NAME = re.compile(r"(?<![\w@<])@([a-z0-9](?:[a-z0-9._-]*[a-z0-9])?)", re.IGNORECASE)
 BROADCASTS = frozenset({"here", "channel", "everyone"})

@@ -17,8 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
+from playground.slack import SlackEmulator
 from playground.web.snapshot import JSONObject, call_summary, state
-from tests.slack_emulator import SlackEmulator
 
 COALESCE_SECONDS = 0.05
 KEEPALIVE_SECONDS = 15.0

@@ -11,10 +11,10 @@ from aiohttp.typedefs import Handler
 
 from agent import ConfigurationError
 from bot.settings import BotSettings
+from playground.slack import SlackEmulator
 from playground.web.actions import PageActions, Refused, person
 from playground.web.live import ChangeFeed, stream
 from playground.web.snapshot import JSONObject, about, call_detail, state
-from tests.slack_emulator import SlackEmulator
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 # Everything comes from this server: no CDN, no inline script, nothing a message could inject.

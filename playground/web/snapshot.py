@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.settings import BotSettings
-from tests.slack_emulator import Call, Message, SlackEmulator
-from tests.slack_emulator.workspace import Channel
+from playground.slack import Call, Message, SlackEmulator
+from playground.slack.workspace import Channel
 
 JSONObject = dict[str, Any]
 
