@@ -7,6 +7,8 @@ import json
 import time
 from pathlib import Path
 
+from bot.rate_limits import Budget, SlackRateLimiter
+from bot.slack_calls import SlackCalls
 from playground.slack import SlackEmulator
 from tests.bot_harness import SIGNING_SECRET, slack_bot
 
@@ -200,7 +202,12 @@ async def test_a_burst_right_after_start_up_is_answered_in_full(tmp_path: Path) 
         channels = [f"C0BURST{i:02d}" for i in range(10)]
         for channel in channels:
             slack.add_channel(channel, channel.lower(), members=["UALICE", "UBOT"])
+        # auth.test keeps Slack's real tier; answer edits are scaled so the test takes seconds.
+        slack.limiter.set_limit("chat.update", per_minute=1200, burst=8)
         async with slack_bot(tmp_path, slack=slack) as bot:
+            limiter = SlackRateLimiter({"chat.update": Budget(10.0, burst=4)})
+            bot.runtime.limiter = limiter
+            bot.runtime.slack = SlackCalls(bot.runtime.client, limiter)
             sent = await asyncio.gather(
                 *(slack.user_says("UALICE", channel, "<@UBOT> hi") for channel in channels)
             )
