@@ -196,10 +196,6 @@ class Agent:
             async for event in self._run(thread_id, None):
                 yield event
 
-    def is_running(self, thread_id: str) -> bool:
-        """Whether a turn is streaming in this thread now."""
-        return thread_id in self._running
-
     async def expired_pauses(self, ttl_seconds: float) -> list[Pause]:
         """Pauses that have waited longer than the TTL, from the database (survives restarts)."""
         return await self._pauses.waiting_since_before(time.time() - ttl_seconds)

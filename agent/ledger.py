@@ -66,11 +66,3 @@ class ToolLedger:
             " WHERE thread_id = ? AND call_id = ?",
             (int(ok), result, time.time(), thread_id, call_id),
         )
-
-    async def count(self, thread_id: str, call_id: str) -> int:
-        """How many times the call was claimed (0 or 1); for checks and tests."""
-        row = await self._database.fetch_one(
-            "SELECT count(*) AS n FROM tool_runs WHERE thread_id = ? AND call_id = ?",
-            (thread_id, call_id),
-        )
-        return int(row["n"]) if row else 0
