@@ -72,6 +72,10 @@ function connect() {
   source = new EventSource(`/api/events?user=${encodeURIComponent(user)}`);
   source.addEventListener("state", (event) => {
     const parts = JSON.parse(event.data);
+    if (parts.about && state.about && parts.about.instance !== state.about.instance) {
+      state = emptyState(); // the playground restarted: nothing from before exists any more
+      log.clear();
+    }
     const messages = { ...state.messages, ...(parts.messages ?? {}) };
     state = { ...state, ...parts, messages };
     render();

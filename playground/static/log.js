@@ -23,6 +23,12 @@ export class CallLog {
     localStorage.setItem(OPEN_KEY, String(open));
   }
 
+  clear() {
+    this.list.replaceChildren();
+    this.seen.clear();
+    this.errors = 0;
+  }
+
   add(calls) {
     const atBottom = this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 24;
     for (const call of calls) {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -64,7 +65,9 @@ async def serve_page(
 ) -> AsyncIterator[str]:
     """Serve the page on host:port; yields its URL. Open streams end when this exits."""
     feed = ChangeFeed()
-    runner = web.AppRunner(page_app(slack, about(settings), feed), access_log=None)
+    # A new id per run: a page still open from the last run starts over instead of mixing both.
+    shown = {**about(settings), "instance": secrets.token_hex(6)}
+    runner = web.AppRunner(page_app(slack, shown, feed), access_log=None)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
