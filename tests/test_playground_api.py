@@ -193,6 +193,22 @@ async def test_a_question_is_answered_by_replying_in_the_thread(
         await alice.wait_for(lambda: "Reminder: the meeting" in said())
 
 
+async def test_stop_cuts_a_streaming_answer_short(session: aiohttp.ClientSession) -> None:
+    async with (
+        open_playground(settings(demo_tokens_per_second=5)) as playground,
+        live_page(session, playground.url, "UALICE") as alice,
+    ):
+        ts = await alice.say(GENERAL, "@countersign hello")
+
+        def answer() -> dict[str, Any]:
+            return alice.thread(GENERAL, ts)[1]
+
+        await alice.wait_for(lambda: has_button(answer(), "countersign_stop"))
+        await alice.click(answer(), "countersign_stop")
+        await alice.wait_for(lambda: "Stopped" in visible_text(answer()))
+        assert not has_button(answer(), "countersign_stop")
+
+
 @pytest.mark.parametrize(
     ("body", "status", "says"),
     [

@@ -134,11 +134,10 @@ async def test_ask_approve_as_someone_else_and_answer_a_question(
         await expect(modal).to_have_count(0, timeout=WAIT_MS)
         await expect(reminder).to_contain_text("Denied by @bob", timeout=WAIT_MS)
         await expect(reminder).to_contain_text("we have a calendar for that")
-
         assert errors == []
 
 
-async def test_slack_markup_renders_as_slack_shows_it_and_never_as_html(
+async def test_mrkdwn_and_block_kit_render_as_slack_shows_them_and_never_as_html(
     browser: Browser,
 ) -> None:
     settings = BotSettings(_env_file=None, host="127.0.0.1", port=0)  # type: ignore[call-arg]
@@ -176,4 +175,79 @@ async def test_slack_markup_renders_as_slack_shows_it_and_never_as_html(
             f' title="{await page.evaluate("new Date(0).toString()")}">1970-01-01</time>'
             '</blockquote><pre class="code-block">&lt;b&gt;&amp;&lt;/b&gt;</pre>'
         )
+
+        blocks = await page.evaluate(
+            """async (blocks) => {
+              const { renderBlocks } = await import("/static/blocks.js");
+              const names = { me: "UALICE", userName: () => "bob", groupHandle: () => undefined,
+                              channelName: () => undefined };
+              const box = document.createElement("div");
+              box.append(renderBlocks(blocks, { names, onAction: async () => {} }));
+              const all = (selector) => [...box.querySelectorAll(selector)];
+              return {
+                header: box.querySelector(".bk-header").textContent,
+                fields: all(".bk-field").map((f) => f.innerHTML),
+                dividers: all("hr.bk-divider").length,
+                context: box.querySelector(".bk-context").textContent,
+                buttons: all("button").map((b) => `${b.className}:${b.textContent}`),
+                markdown: box.querySelector(".bk-markdown").innerHTML,
+                unknown: box.querySelector(".bk-unsupported").textContent,
+              };
+            }""",
+            [
+                {"type": "header", "text": {"type": "plain_text", "text": "Hi <b>"}},
+                {
+                    "type": "section",
+                    "fields": [
+                        {"type": "mrkdwn", "text": "*title*\n~old~"},
+                        {"type": "plain_text", "text": "*not bold*"},
+                    ],
+                },
+                {"type": "divider"},
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": "by <@UBOB>"}]},
+                {
+                    "type": "actions",
+                    "elements": [
+                        {
+                            "type": "button",
+                            "text": {"type": "plain_text", "text": "Go"},
+                            "style": "primary",
+                            "action_id": "a",
+                        },
+                        {
+                            "type": "button",
+                            "text": {"type": "plain_text", "text": "No"},
+                            "style": "danger",
+                            "action_id": "b",
+                        },
+                        {
+                            "type": "button",
+                            "text": {"type": "plain_text", "text": "Later"},
+                            "action_id": "c",
+                        },
+                    ],
+                },
+                {"type": "markdown", "text": "**b** and [docs](https://example.com)\n- one"},
+                {"type": "video", "title": {"type": "plain_text", "text": "v"}},
+            ],
+        )
+        assert blocks == {
+            "header": "Hi <b>",
+            "fields": [
+                "<strong>title</strong><br><s>old</s>",
+                '<span class="plain">*not bold*</span>',
+            ],
+            "dividers": 1,
+            "context": "by @bob",
+            "buttons": [
+                "bk-button primary:Go",
+                "bk-button danger:No",
+                "bk-button:Later",
+            ],
+            "markdown": (
+                '<p><strong>b</strong> and <a href="https://example.com" target="_blank"'
+                ' rel="noopener noreferrer">docs</a></p><ul><li>one</li></ul>'
+            ),
+            "unknown": "[video block: not shown in the playground]",
+        }
         assert errors == []
