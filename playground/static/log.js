@@ -74,6 +74,7 @@ export class CallLog {
     const response = await fetch(`/api/calls/${index}`);
     const call = await response.json();
     pre.textContent = JSON.stringify({ sent: call.params, answered: call.response }, null, 2);
+    item.scrollIntoView({ block: "start" });
   }
 }
 
