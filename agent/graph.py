@@ -32,6 +32,7 @@ from agent.ledger import ToolLedger
 from agent.llm import LLMError, ModelReply
 from agent.prompts import SYSTEM_PROMPT
 from agent.state import AgentState, Message, RunContext, last_assistant
+from agent.text_batches import TextBatcher
 from agent.toolkit import Toolbox, ToolContext
 
 logger = logging.getLogger(__name__)
@@ -158,16 +159,17 @@ class AgentGraph:
             return {}
         messages = [{"role": "system", "content": SYSTEM_PROMPT}]
         messages += with_missing_results(state["messages"])
+        batch = TextBatcher(lambda text: write({"type": "text", "text": text}))
         try:
             reply = await self._model.complete(
-                messages,
-                self._toolbox.schemas(),
-                on_text=lambda text: write({"type": "text", "text": text}),
-                should_stop=stop.is_set,
+                messages, self._toolbox.schemas(), on_text=batch.add, should_stop=stop.is_set
             )
         except LLMError as exc:
+            batch.flush()
             write({"type": "failed", "kind": exc.kind, "message": exc.message})
             return {}
+        finally:
+            batch.flush()
         message: Message = {"role": "assistant", "content": reply.text}
         if reply.tool_calls:
             message["tool_calls"] = [

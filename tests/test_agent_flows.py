@@ -17,11 +17,16 @@ from agent import (
     ToolFinished,
     ToolStarted,
 )
+from agent.settings import AgentSettings
 from tests.agent_helpers import approval, collect, finished, notes, question, text_of
 
 
-async def test_plain_chat_streams_and_finishes(agent: Agent) -> None:
-    events = await collect(agent.start("t-chat", "hello there", "UALICE"))
+async def test_plain_chat_streams_and_finishes(agent_settings: AgentSettings) -> None:
+    # Paced like a real model: text arriving within 0.1 s is handed on as one piece, so an
+    # instant model would rightly show its whole answer at once.
+    paced = agent_settings.model_copy(update={"demo_tokens_per_second": 100})
+    async with Agent.open(paced) as agent:
+        events = await collect(agent.start("t-chat", "hello there", "UALICE"))
     done = finished(events)
     assert done.text == text_of(events)
     assert "note" in done.text.lower()  # explains what it can do
