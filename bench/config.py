@@ -42,12 +42,31 @@ class BenchConfig:
     once. Without it (`--cold`) each event of a first burst makes its own auth.test; the ones
     Slack answers 429 are dropped after a 200 ack, and those conversations never get a reply."""
 
+    ramp: bool = False
+    """Also run the ramp (bench.ramp): step up streaming answers until ack p99 > 100 ms."""
+    history_turns: int = 0
+    """Also run one thread of this many turns and weigh the database (bench.history); 0: no."""
+
     def with_levels(self, levels: tuple[int, ...]) -> BenchConfig:
         """The same run at other concurrency levels."""
         return replace(self, levels=levels)
 
 
 QUICK = BenchConfig(
-    name="quick", levels=(1, 10), answer_words=80, continuation_words=20, approval_cap=3
+    name="quick",
+    levels=(1, 10),
+    answer_words=80,
+    continuation_words=20,
+    approval_cap=3,
+    history_turns=20,
 )
-FULL = BenchConfig(name="full", levels=(1, 30), answer_words=400)
+FULL = BenchConfig(
+    name="full",
+    levels=(1, 30, 100),
+    answer_words=400,
+    approval_cap=30,
+    ramp=True,
+    history_turns=200,
+)
+"""Approvals stop at 30 conversations: a card's edit after a click has its own lane of 8 a
+minute (bot.rate_limits), so 100 clicks in the same second would measure that lane's queue."""

@@ -91,6 +91,8 @@ def _both(level: Figures, key: str) -> str:
 def table(results: dict[str, Any]) -> str:
     """The table people read; stats cells are p50 / p99 / max."""
     levels: dict[str, Figures] = results["levels"]
+    if not levels:
+        return "Countersign bench: no concurrency levels run"
     heads = [f"{n} conversation{'s' if n != '1' else ''}" for n in levels]
     cells = [[row.cell(levels[n]) for n in levels] for row in ROWS]
     label_width = max(len(row.label) for row in ROWS)
