@@ -50,7 +50,9 @@ class HttpDelivery:
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession()
+        # No cap on open connections: aiohttp's default (100) would queue the 101st delivery
+        # in the client and count the wait as the bot's ack time (bench: 100+ conversations).
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
 
     async def close(self) -> None:
         if self._session is not None:
