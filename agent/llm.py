@@ -194,8 +194,10 @@ class LLMGateway:
                         on_text(piece)
                 if should_stop():
                     return ModelReply(text="".join(text), tool_calls=(), stopped=True)
-                if finished and not _litellm_callbacks():
-                    break  # see _litellm_callbacks: the answer is whole, skip the bookkeeping
+                if not _litellm_callbacks():
+                    if finished:
+                        break  # see _litellm_callbacks: the answer is whole, skip the bookkeeping
+                    _forget_old_chunks(response)
         finally:
             await _close(response)
         return ModelReply(text="".join(text), tool_calls=calls.result())
@@ -287,6 +289,19 @@ def _litellm_callbacks() -> bool:
         or litellm.failure_callback
         or litellm._async_failure_callback
     )
+
+
+_KEPT_CHUNKS = 8
+"""litellm's stream keeps every chunk it returned (as pydantic objects, about 2 KB each) for
+the end-of-stream rebuild that `_litellm_callbacks` lets us skip; it only looks back two chunks
+otherwise (its repetition check). Keeping the last few bounds an answer's memory: the bench
+measured about 2.8 MB per streaming conversation with the whole list."""
+
+
+def _forget_old_chunks(response: Any) -> None:
+    chunks = getattr(response, "chunks", None)
+    if isinstance(chunks, list) and len(chunks) > 8 * _KEPT_CHUNKS:
+        del chunks[:-_KEPT_CHUNKS]
 
 
 async def _close(response: Any) -> None:
