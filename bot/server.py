@@ -84,8 +84,10 @@ async def serve(settings: BotSettings) -> AsyncIterator[RunningBot]:
         # Start-up leaves a large heap that lives as long as the process (litellm, pydantic,
         # the graph). Freezing it keeps full collections from rescanning it while answers
         # stream: they had grown to pauses of 0.7 s that delayed acks (bench, 30 answers).
+        # `python -m bot` imports with the collector off (bot/__main__.py): it goes back on here.
         gc.collect()
         gc.freeze()
+        gc.enable()
         ready.set()
         try:
             yield RunningBot(bot, f"http://{host}:{port}")
