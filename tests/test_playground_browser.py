@@ -15,7 +15,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from bot.settings import BotSettings
 from playground.session import open_playground
-from tests.playground_process import playground_process
+from tests.bot_process import playground_process
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(

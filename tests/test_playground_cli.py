@@ -13,7 +13,7 @@ import pytest
 
 from bot.__main__ import main
 from bot.settings import BotSettings
-from tests.playground_process import playground_process
+from tests.bot_process import playground_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
