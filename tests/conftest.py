@@ -1,4 +1,4 @@
-"""Fixtures shared by the tests: settings on a temporary database, an open agent."""
+"""Fixtures shared by the tests: settings on a temporary database, an open agent, a Slack."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from agent import Agent, AgentSettings
+from playground.slack import SlackEmulator
 
 
 @pytest.fixture
@@ -28,3 +29,10 @@ def agent_settings(tmp_path: Path) -> AgentSettings:
 async def agent(agent_settings: AgentSettings) -> AsyncIterator[Agent]:
     async with Agent.open(agent_settings) as opened:
         yield opened
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SlackEmulator]:
+    """A fresh emulated Slack workspace (its defaults: no rate limits enforced)."""
+    async with SlackEmulator() as emulator:
+        yield emulator

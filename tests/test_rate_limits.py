@@ -7,24 +7,7 @@ import asyncio
 import pytest
 
 from bot.rate_limits import DECISION_CARDS, Budget, SlackRateLimiter, default_budgets
-
-
-class FakeClock:
-    """A monotonic clock that only moves when someone sleeps on it."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        target = self.now + seconds
-        await asyncio.sleep(0)  # let other waiters run, as a real sleep would
-        self.now = max(self.now, target)
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.fake_clock import FakeClock
 
 
 def limiter_on(clock: FakeClock, **budgets: Budget) -> SlackRateLimiter:

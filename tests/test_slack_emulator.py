@@ -20,27 +20,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from playground.slack import SlackEmulator, sign_request
+from tests.fake_clock import FakeClock
 
 Blocks = list[dict[str, Any]]
 
 # Some tests send blocks without text, or no content at all, on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing")
-
-
-class FakeClock:
-    """A monotonic clock the test moves by hand, so limits and expiry need no sleeping."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[SlackEmulator]:
-    async with SlackEmulator() as emulator:
-        yield emulator
 
 
 @pytest.fixture

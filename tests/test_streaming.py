@@ -6,7 +6,6 @@ import asyncio
 import itertools
 import random
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -20,12 +19,6 @@ from playground.slack import Message, SlackEmulator
 
 CHANNEL = "C0GENERAL"
 FAST = StreamerSettings(min_interval=0.05, retry_backoff=0.01)
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[SlackEmulator]:
-    async with SlackEmulator() as emulator:
-        yield emulator
 
 
 @pytest.fixture
