@@ -5,10 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from agent.errors import ConfigurationError
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+CommaSeparated = Annotated[list[str], NoDecode, BeforeValidator(_split_commas)]
+"""A list setting written as `a, b, c` in the environment (not JSON, as pydantic would want)."""
 
 
 class AgentSettings(BaseSettings):
@@ -24,14 +34,7 @@ class AgentSettings(BaseSettings):
     llm_max_retries: int = Field(default=2, ge=0, le=10)
     demo_tokens_per_second: float = Field(default=30.0, ge=0)
     database_url: str = "sqlite:///./countersign.db"
-    agent_tools: Annotated[list[str], NoDecode] = Field(default_factory=list)
-
-    @field_validator("agent_tools", mode="before")
-    @classmethod
-    def _split_modules(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [name.strip() for name in value.split(",") if name.strip()]
-        return value
+    agent_tools: CommaSeparated = Field(default_factory=list)
 
     def sqlite_path(self) -> Path:
         """The SQLite file named by DATABASE_URL (`sqlite:///relative` or `sqlite:////absolute`)."""

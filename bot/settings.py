@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import NoDecode
 
 from agent import AgentSettings, ConfigurationError
+from agent.settings import CommaSeparated
 
 APPS_PAGE = "https://api.slack.com/apps"
 _SLACK_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
@@ -25,7 +25,7 @@ class BotSettings(AgentSettings):
     slack_api_url: str = "https://slack.com/api/"
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=0, le=65535)
-    approvers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    approvers: CommaSeparated = Field(default_factory=list)
     allow_self_approval: bool = True
     approval_ttl_seconds: float = Field(default=3600.0, gt=0)
     ask_human_responders: Literal["requester", "anyone"] = "requester"
@@ -36,13 +36,6 @@ class BotSettings(AgentSettings):
     def _empty_is_unset(cls, value: object) -> object:
         """`SLACK_APP_TOKEN=` (as .env.example has it) means not set, not an invalid token."""
         return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("approvers", mode="before")
-    @classmethod
-    def _split_ids(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [item.strip() for item in value.split(",") if item.strip()]
-        return value
 
     @field_validator("approvers")
     @classmethod
