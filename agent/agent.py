@@ -131,15 +131,13 @@ class Agent:
     ) -> AsyncGenerator[AgentEvent, None]:
         """Answer a pause exactly once; the first event is `Resumed` once the answer is accepted."""
         status = await self._pauses.status(thread_id, interrupt_id)
-        if status is None:
-            pause = await self._pause_in_checkpoint(thread_id)
-            if pause is None or pause.interrupt_id != interrupt_id:
-                known = await self._thread_exists(thread_id)
-                raise ResumeRefused("stale" if known else "unknown_thread")
-            await self._pauses.record(pause)
         pause = await self._pause_in_checkpoint(thread_id)
         if pause is None or pause.interrupt_id != interrupt_id:
+            if status is None and not await self._thread_exists(thread_id):
+                raise ResumeRefused("unknown_thread")
             raise ResumeRefused("already_handled" if status == "resolved" else "stale")
+        if status is None:
+            await self._pauses.record(pause)  # reached, but not recorded before a crash
         value = self._decision_value(pause, decision)
         if not await self._pauses.claim(thread_id, interrupt_id):
             raise ResumeRefused("already_handled")
