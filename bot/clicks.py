@@ -269,16 +269,7 @@ class ClickHandler:
         return ThreadRef(team_id, place[0], place[1])
 
     def _card(self, pause: Pause) -> cards.ApprovalCard:
-        return approval_card(
-            self._runtime,
-            pause.thread_id,
-            pause.interrupt_id,
-            pause.tool or "",
-            pause.arguments,
-            pause.reason,
-            pause.requested_by,
-            pause.created_at,
-        )
+        return approval_card(self._runtime, pause)
 
 
 def _card_place(body: Body, ref: ThreadRef) -> SlackPlace | None:

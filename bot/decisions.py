@@ -112,16 +112,7 @@ async def _close_pause_message(
         return
     now = time.time()
     if pause.kind == "approval":
-        card = approval_card(
-            runtime,
-            pause.thread_id,
-            pause.interrupt_id,
-            pause.tool or "",
-            arguments or {},
-            pause.reason,
-            pause.requested_by,
-            pause.created_at,
-        )
+        card = approval_card(runtime, pause, arguments)
         reason = decision.reason if isinstance(decision, Deny) else None
         blocks = cards.decided_blocks(card, outcome_of(decision), actor, now, reason)
         text = f"{cards.tool_in_words(card.tool)}: {outcome_of(decision)}"

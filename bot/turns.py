@@ -12,12 +12,14 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncGenerator
+from typing import Any
 
 from agent import (
     AgentEvent,
     ApprovalRequested,
     Failed,
     Finished,
+    Pause,
     QuestionAsked,
     Resumed,
     TextDelta,
@@ -115,37 +117,28 @@ async def _consume(
 
 
 def approval_card(
-    runtime: BotRuntime,
-    thread_id: str,
-    interrupt_id: str,
-    tool: str,
-    arguments: dict[str, object],
-    reason: str | None,
-    requested_by: str,
-    created_at: float,
+    runtime: BotRuntime, pause: Pause, arguments: dict[str, Any] | None = None
 ) -> cards.ApprovalCard:
-    """The card for a pause, with its expiry from the settings."""
+    """The card for a pause (showing `arguments` when they differ, e.g. edited), with its expiry."""
     return cards.ApprovalCard(
-        ref=cards.PauseRef(thread_id, interrupt_id),
-        tool=tool,
-        arguments=dict(arguments),
-        reason=reason,
-        requested_by=requested_by,
-        expires_at=created_at + runtime.settings.approval_ttl_seconds,
+        ref=cards.PauseRef(pause.thread_id, pause.interrupt_id),
+        tool=pause.tool or "",
+        arguments=dict(pause.arguments if arguments is None else arguments),
+        reason=pause.reason,
+        requested_by=pause.requested_by,
+        expires_at=pause.created_at + runtime.settings.approval_ttl_seconds,
     )
 
 
 async def post_approval(runtime: BotRuntime, ref: ThreadRef, event: ApprovalRequested) -> None:
     """Post the Approve / Deny card and remember where it is."""
-    card = approval_card(
-        runtime,
-        ref.thread_id,
-        event.interrupt_id,
-        event.tool,
-        event.arguments,
-        event.reason,
-        event.requested_by,
-        time.time(),
+    card = cards.ApprovalCard(
+        ref=cards.PauseRef(ref.thread_id, event.interrupt_id),
+        tool=event.tool,
+        arguments=dict(event.arguments),
+        reason=event.reason,
+        requested_by=event.requested_by,
+        expires_at=time.time() + runtime.settings.approval_ttl_seconds,
     )
     ts = await runtime.slack.post(
         ref.channel, ref.thread_ts, cards.approval_fallback_text(card), cards.approval_blocks(card)
