@@ -18,8 +18,8 @@ from agent import Approve, Deny, Edit, InvalidArguments, Pause, ResumeRefused
 from bot import cards
 from bot.approvers import Action
 from bot.decisions import decide
-from bot.runtime import BotRuntime, ThreadRef
-from bot.store import SlackPlace
+from bot.runtime import BotRuntime
+from bot.store import SlackPlace, ThreadRef
 from bot.turns import approval_card, render_run
 
 logger = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class ClickHandler:
         await ack()
         runtime = self._runtime
         thread_id = _thread_of(body)
-        ref = await self._thread_ref(thread_id) if thread_id else None
+        ref = await self._runtime.store.conversation(thread_id) if thread_id else None
         if ref is None:
             await self._tell(body, REFUSALS["unknown_thread"])
             return
@@ -159,7 +159,7 @@ class ClickHandler:
     ) -> tuple[ThreadRef, Pause] | None:
         runtime = self._runtime
         clicker = body["user"]["id"]
-        ref = await self._thread_ref(pause_ref.thread_id)
+        ref = await self._runtime.store.conversation(pause_ref.thread_id)
         pause = await runtime.agent.pending(pause_ref.thread_id)
         if ref is None or pause is None or pause.interrupt_id != pause_ref.interrupt_id:
             await self._refuse(body, pause_ref, clicker, "no longer pending", REFUSALS["stale"])
@@ -258,15 +258,8 @@ class ClickHandler:
             metadata = json.loads(body["view"]["private_metadata"])
         except (KeyError, ValueError, TypeError):
             return None
-        ref = await self._thread_ref(str(metadata.get("t")))
+        ref = await self._runtime.store.conversation(str(metadata.get("t")))
         return ref.channel if ref else None
-
-    async def _thread_ref(self, thread_id: str) -> ThreadRef | None:
-        place = await self._runtime.store.conversation_place(thread_id)
-        if place is None:
-            return None
-        team_id = thread_id.split(":", 1)[0]
-        return ThreadRef(team_id, place[0], place[1])
 
     def _card(self, pause: Pause) -> cards.ApprovalCard:
         return approval_card(self._runtime, pause)

@@ -24,8 +24,8 @@ from agent import (
     ResumeRefused,
 )
 from bot import cards
-from bot.runtime import BotRuntime, ThreadRef
-from bot.store import SlackPlace
+from bot.runtime import BotRuntime
+from bot.store import SlackPlace, ThreadRef
 from bot.turns import approval_card, render_run
 
 logger = logging.getLogger(__name__)

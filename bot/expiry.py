@@ -8,7 +8,8 @@ import logging
 
 from agent import Expire
 from bot.decisions import decide
-from bot.runtime import BotRuntime, ThreadRef
+from bot.runtime import BotRuntime
+from bot.store import ThreadRef
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +41,10 @@ class ExpirySweeper:
         for pause in await runtime.agent.expired_pauses(runtime.settings.approval_ttl_seconds):
             if pause.interrupt_id in self._in_flight:
                 continue
-            place = await runtime.store.conversation_place(pause.thread_id)
-            if place is None:
+            ref = await runtime.store.conversation(pause.thread_id)
+            if ref is None:
                 logger.warning("pause %s has no Slack thread; cannot expire it", pause.interrupt_id)
                 continue
-            ref = ThreadRef(pause.thread_id.split(":", 1)[0], place[0], place[1])
             self._in_flight.add(pause.interrupt_id)
             runtime.tasks.submit(
                 functools.partial(self._expire, ref, pause.interrupt_id),

@@ -15,7 +15,8 @@ from typing import Any
 
 from agent import Answer, Pause
 from bot.decisions import decide
-from bot.runtime import BotRuntime, ThreadRef
+from bot.runtime import BotRuntime
+from bot.store import ThreadRef
 from bot.turns import pointer_to, render_run
 
 logger = logging.getLogger(__name__)
@@ -85,9 +86,7 @@ class MessageHandler:
             return
         if not text:
             text = "Hi!"
-        await runtime.store.remember_conversation(
-            ref.thread_id, ref.team_id, ref.channel, ref.thread_ts
-        )
+        await runtime.store.remember_conversation(ref)
         await render_run(runtime, ref, runtime.agent.start(ref.thread_id, text, user), user)
 
     async def _while_paused(self, ref: ThreadRef, user: str, text: str, pause: Pause) -> None:

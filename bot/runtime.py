@@ -25,20 +25,6 @@ class BotIdentity:
     team_id: str
 
 
-@dataclass(frozen=True)
-class ThreadRef:
-    """One Slack thread, which is one agent thread."""
-
-    team_id: str
-    channel: str
-    thread_ts: str
-
-    @property
-    def thread_id(self) -> str:
-        """Stable across restarts: the agent's checkpoint key."""
-        return f"{self.team_id}:{self.channel}:{self.thread_ts}"
-
-
 @dataclass
 class BotRuntime:
     """The bot's parts; handlers receive this instead of reaching for globals."""

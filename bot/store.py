@@ -58,6 +58,20 @@ TABLES = (
 
 
 @dataclass(frozen=True)
+class ThreadRef:
+    """One Slack thread, which is one agent thread."""
+
+    team_id: str
+    channel: str
+    thread_ts: str
+
+    @property
+    def thread_id(self) -> str:
+        """Stable across restarts: the agent's checkpoint key."""
+        return f"{self.team_id}:{self.channel}:{self.thread_ts}"
+
+
+@dataclass(frozen=True)
 class SlackPlace:
     """Where something lives in Slack: a message in a thread."""
 
@@ -96,13 +110,11 @@ class BotStore:
         """First-wins, durable: used to process each event and each message once."""
         return await self.database.claim(kind, key, time.time())
 
-    async def remember_conversation(
-        self, thread_id: str, team_id: str, channel: str, thread_ts: str
-    ) -> None:
+    async def remember_conversation(self, ref: ThreadRef) -> None:
         """The bot answers in this Slack thread: later replies there continue it."""
         await self.database.execute(
             "INSERT OR IGNORE INTO slack_conversations VALUES (?, ?, ?, ?, ?)",
-            (thread_id, team_id, channel, thread_ts, time.time()),
+            (ref.thread_id, ref.team_id, ref.channel, ref.thread_ts, time.time()),
         )
 
     async def is_conversation(self, thread_id: str) -> bool:
@@ -112,12 +124,13 @@ class BotStore:
         )
         return row is not None
 
-    async def conversation_place(self, thread_id: str) -> tuple[str, str] | None:
-        """(channel, thread_ts) of a conversation."""
+    async def conversation(self, thread_id: str) -> ThreadRef | None:
+        """The Slack thread of a conversation the bot answers in."""
         row = await self.database.fetch_one(
-            "SELECT channel, thread_ts FROM slack_conversations WHERE thread_id = ?", (thread_id,)
+            "SELECT team_id, channel, thread_ts FROM slack_conversations WHERE thread_id = ?",
+            (thread_id,),
         )
-        return (row["channel"], row["thread_ts"]) if row else None
+        return ThreadRef(row["team_id"], row["channel"], row["thread_ts"]) if row else None
 
     async def remember_pause(
         self, thread_id: str, interrupt_id: str, kind: str, place: SlackPlace, requested_by: str

@@ -28,8 +28,8 @@ from agent import (
     ToolStarted,
 )
 from bot import cards
-from bot.runtime import BotRuntime, ThreadRef
-from bot.store import SlackPlace
+from bot.runtime import BotRuntime
+from bot.store import SlackPlace, ThreadRef
 from bot.streaming import MessageStreamer, StreamError
 
 logger = logging.getLogger(__name__)
