@@ -26,7 +26,9 @@ WHERE thread_id = :thread AND checkpoint_id != (
 
 
 async def keep_latest(database: Database, thread_id: str) -> int:
-    """Drop all but the newest checkpoint of a thread; returns how many rows went."""
+    """Drop all but the newest checkpoint of a thread and shrink the file; returns rows gone."""
     removed = await database.execute(_PRUNE_WRITES, {"thread": thread_id})
     removed += await database.execute(_PRUNE_CHECKPOINTS, {"thread": thread_id})
+    if removed:
+        await database.reclaim_free_pages()
     return removed

@@ -26,11 +26,20 @@ class Database:
 
     @staticmethod
     async def connect(path: Path) -> aiosqlite.Connection:
-        """Open the file in WAL mode; NORMAL sync is durable across process crashes in WAL."""
+        """Open the file in WAL mode; NORMAL sync is durable across process crashes in WAL.
+
+        The file is switched to incremental auto-vacuum (see `reclaim_free_pages`); a database
+        made before that is rewritten once by VACUUM, which is instant on a new file.
+        """
         if path.parent and not path.parent.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
         connection = await aiosqlite.connect(path)
         connection.row_factory = sqlite3.Row
+        async with connection.execute("PRAGMA auto_vacuum") as cursor:
+            row = await cursor.fetchone()
+        if row is not None and row[0] != _INCREMENTAL:
+            await connection.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            await connection.execute("VACUUM")
         await connection.execute("PRAGMA journal_mode=WAL")
         await connection.execute("PRAGMA synchronous=NORMAL")
         await connection.execute("PRAGMA busy_timeout=5000")
@@ -65,6 +74,18 @@ class Database:
         rows = await self.fetch_all(sql, params)
         return rows[0] if rows else None
 
+    async def reclaim_free_pages(self) -> None:
+        """Give pages freed by deletes back to the file system.
+
+        SQLite keeps freed pages inside the file for reuse, so without this a file only ever
+        grows to its high-water mark: pruning a long thread's old checkpoints (each a copy of
+        the whole conversation) would leave several copies' worth of empty pages behind.
+        """
+        async with self.lock:
+            # Each step of the pragma frees one page, and the sqlite3 module's execute() steps
+            # it only once; executescript() runs it to the end.
+            await self.connection.executescript("PRAGMA incremental_vacuum;")
+
     async def claim(self, kind: str, key: str, at: float) -> bool:
         """Durable first-wins claim: true for the first caller of (kind, key), ever."""
         return (
@@ -74,6 +95,9 @@ class Database:
             == 1
         )
 
+
+_INCREMENTAL = 2
+"""`PRAGMA auto_vacuum` reads 0 for NONE, 1 for FULL and 2 for INCREMENTAL."""
 
 CLAIMS_TABLE = """
 CREATE TABLE IF NOT EXISTS claims (

@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from bench import conversations, metrics, model
 from bench.chatter import chatter
 from bench.conversations import ConversationRun
 from bench.lag import LoopLag
-from bench.launch import launch_bot
 from bench.workspace import add_channels
+from bench.world import running_world
 from playground.slack import SlackEmulator
 from tests.mock_llm_server import MockLLMServer
 
@@ -57,53 +55,47 @@ async def run_ramp(config: RampConfig) -> dict[str, Any]:
     script = model.ScriptedModel(config.answer_words(), 20, config.chunk_chars)
     steps: list[dict[str, Any]] = []
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="countersign-ramp-") as tmp:
-        async with (
-            SlackEmulator(enforce_rate_limits=True) as slack,
-            MockLLMServer(default=script, tokens_per_second=config.tokens_per_second) as mock,
-            launch_bot(
-                slack_api_url=slack.api_url,
-                model_base_url=mock.base_url,
-                workdir=Path(tmp),
-                signing_secret=slack.signing_secret,
-                startup_limit=config.startup_timeout,
-            ) as bot,
-        ):
-            slack.deliver_to(bot.url + "/slack/events")
-            channels = add_channels(slack, cap)
-            await conversations.post_as(slack, "UBOB", channels[0], "good morning", kind="warm-up")
-            runs: list[ConversationRun] = []
-            held: int | None = None
-            stopped_by = "cap"
-            for target in config.steps:
-                if time.monotonic() - started > config.budget_seconds:
-                    stopped_by = "time budget"
-                    break
-                new = [ConversationRun(i, channels[i], "chat") for i in range(len(runs), target)]
-                runs.extend(new)
-                cpu0 = bot.cpu_seconds()
-                await asyncio.gather(*(conversations.chat(slack, run) for run in new))
-                await asyncio.sleep(config.settle_seconds)
-                step = await _window(config, slack, mock, channels[:target])
-                step["conversations"] = target
-                step["start_ack_ms"] = metrics.Stats.of(
-                    (a.seconds for run in new for a in run.acks), 1000
-                ).as_json()
-                step["bot_cpu_share"] = (bot.cpu_seconds() - cpu0) / (
-                    config.settle_seconds + step["window_s"]
-                )
-                step["peak_rss_mb"] = bot.peak_rss_bytes() / 2**20
-                steps.append(step)
-                p99 = step["ack_ms"]["p99"]
-                print(
-                    f"  ramp {target:>4}: ack p99 {p99:.1f} ms, "
-                    f"{step['streaming']} streaming, bot CPU {step['bot_cpu_share']:.2f} cores",
-                    flush=True,
-                )
-                if p99 is None or p99 > config.ack_p99_limit_ms:
-                    stopped_by = f"ack p99 > {config.ack_p99_limit_ms:g} ms"
-                    break
-                held = target
+    async with running_world(
+        script,
+        tokens_per_second=config.tokens_per_second,
+        startup_timeout=config.startup_timeout,
+        name="ramp",
+    ) as world:
+        slack, mock, bot = world.slack, world.mock, world.bot
+        channels = add_channels(slack, cap)
+        await conversations.post_as(slack, "UBOB", channels[0], "good morning", kind="warm-up")
+        runs: list[ConversationRun] = []
+        held: int | None = None
+        stopped_by = "cap"
+        for target in config.steps:
+            if time.monotonic() - started > config.budget_seconds:
+                stopped_by = "time budget"
+                break
+            new = [ConversationRun(i, channels[i], "chat") for i in range(len(runs), target)]
+            runs.extend(new)
+            cpu0 = bot.cpu_seconds()
+            await asyncio.gather(*(conversations.chat(slack, run) for run in new))
+            await asyncio.sleep(config.settle_seconds)
+            step = await _window(config, slack, mock, channels[:target])
+            step["conversations"] = target
+            step["start_ack_ms"] = metrics.Stats.of(
+                (a.seconds for run in new for a in run.acks), 1000
+            ).as_json()
+            step["bot_cpu_share"] = (bot.cpu_seconds() - cpu0) / (
+                config.settle_seconds + step["window_s"]
+            )
+            step["peak_rss_mb"] = bot.peak_rss_bytes() / 2**20
+            steps.append(step)
+            p99 = step["ack_ms"]["p99"]
+            print(
+                f"  ramp {target:>4}: ack p99 {p99:.1f} ms, "
+                f"{step['streaming']} streaming, bot CPU {step['bot_cpu_share']:.2f} cores",
+                flush=True,
+            )
+            if p99 is None or p99 > config.ack_p99_limit_ms:
+                stopped_by = f"ack p99 > {config.ack_p99_limit_ms:g} ms"
+                break
+            held = target
     return {
         "held": held,
         "stopped_by": stopped_by,

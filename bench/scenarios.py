@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +15,9 @@ from bench.chatter import chatter
 from bench.config import BenchConfig
 from bench.conversations import ConversationKind, ConversationRun
 from bench.lag import LoopLag
-from bench.launch import BotProcess, launch_bot
+from bench.launch import BotProcess
 from bench.workspace import APPROVER, add_channels
+from bench.world import running_world
 from playground.slack import SlackEmulator
 from tests.mock_llm_server import MockLLMServer
 
@@ -39,39 +39,32 @@ class Harness:
 async def run_level(config: BenchConfig, level: int) -> dict[str, Any]:
     """Run both phases at `level` concurrent conversations; the level's figures, JSON-ready."""
     script = model.ScriptedModel(config.answer_words, config.continuation_words, config.chunk_chars)
-    with tempfile.TemporaryDirectory(prefix="countersign-bench-") as tmp:
-        workdir = Path(tmp)
-        async with (
-            SlackEmulator(enforce_rate_limits=True) as slack,
-            MockLLMServer(default=script, tokens_per_second=config.tokens_per_second) as mock,
-            launch_bot(
-                slack_api_url=slack.api_url,
-                model_base_url=mock.base_url,
-                workdir=workdir,
-                signing_secret=slack.signing_secret,
-                startup_limit=config.startup_timeout,
-            ) as bot,
-        ):
-            slack.deliver_to(bot.url + "/slack/events")
-            harness = Harness(config, slack, mock, bot, add_channels(slack, level))
-            first_ack = await _warm_up(harness) if config.warm_up else None
-            phases = {"chat": await run_phase(harness, "chat")}
-            if config.approvals:
-                phases["approval"] = await run_phase(harness, "approval")
-            figures = {
-                "conversations": level,
-                "startup_s": bot.startup_seconds,
-                "bytecode_cached": bot.bytecode_cached,
-                "first_event_ack_ms": first_ack,
-                "peak_rss_mb": bot.peak_rss_bytes() / 2**20,
-                "bot_cpu_seconds_total": bot.cpu_seconds(),
-                "database_bytes": _database_bytes(workdir),
-                "turns": sum(p["conversations"] for p in phases.values()),
-                "phases": phases,
-            }
-        figures["log_warnings"] = bot.log.warnings
-        figures["log_errors"] = bot.log.errors
-        figures["log_problems"] = bot.log.problems
+    async with running_world(
+        script,
+        tokens_per_second=config.tokens_per_second,
+        startup_timeout=config.startup_timeout,
+        name="bench",
+    ) as world:
+        bot = world.bot
+        harness = Harness(config, world.slack, world.mock, bot, add_channels(world.slack, level))
+        first_ack = await _warm_up(harness) if config.warm_up else None
+        phases = {"chat": await run_phase(harness, "chat")}
+        if config.approvals:
+            phases["approval"] = await run_phase(harness, "approval")
+        figures = {
+            "conversations": level,
+            "startup_s": bot.startup_seconds,
+            "bytecode_cached": bot.bytecode_cached,
+            "first_event_ack_ms": first_ack,
+            "peak_rss_mb": bot.peak_rss_bytes() / 2**20,
+            "bot_cpu_seconds_total": bot.cpu_seconds(),
+            "database_bytes": _database_bytes(world.workdir),
+            "turns": sum(p["conversations"] for p in phases.values()),
+            "phases": phases,
+        }
+    figures["log_warnings"] = bot.log.warnings
+    figures["log_errors"] = bot.log.errors
+    figures["log_problems"] = bot.log.problems
     return figures
 
 

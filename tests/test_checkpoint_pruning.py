@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from agent import Agent, AgentSettings, Approve
 from tests.agent_helpers import approval, collect, finished, notes
 
@@ -37,3 +39,31 @@ async def test_a_pruned_paused_thread_resumes_after_a_restart(
         assert "saved" in finished(events).text.lower()
         assert len(await notes(second)) == 1
         assert len([m for m in await second.history("t-prune") if m["role"] == "user"]) == 6
+
+
+async def pragma(agent: Agent, name: str) -> int:
+    row = await agent.database.fetch_one(f"PRAGMA {name}")
+    assert row is not None
+    return int(row[0])
+
+
+async def test_pruned_checkpoints_give_their_space_back_to_the_file(agent: Agent) -> None:
+    for turn in range(10):
+        finished(await collect(agent.start("t-space", f"hello number {turn} " * 50, "UALICE")))
+    assert await pragma(agent, "freelist_count") == 0
+    assert await pragma(agent, "page_count") < 40  # one copy of the thread, not ten
+
+
+async def test_a_database_made_before_auto_vacuum_is_converted_and_keeps_its_threads(
+    agent_settings: AgentSettings,
+) -> None:
+    async with Agent.open(agent_settings) as first:
+        finished(await collect(first.start("t-old", "hello old friend", "UALICE")))
+    with sqlite3.connect(agent_settings.sqlite_path()) as connection:
+        connection.execute("PRAGMA auto_vacuum=NONE")
+        connection.execute("VACUUM")
+        assert connection.execute("PRAGMA auto_vacuum").fetchone() == (0,)
+    async with Agent.open(agent_settings) as second:
+        assert await pragma(second, "auto_vacuum") == 2  # incremental
+        history = await second.history("t-old")
+        assert [m["content"] for m in history if m["role"] == "user"] == ["hello old friend"]
