@@ -60,6 +60,11 @@ class LLMGateway:
         self._retry_max_delay = retry_max_delay
         self._demo = settings.llm_model == "demo"
         litellm.suppress_debug_info = True
+        if not _litellm_callbacks():
+            # litellm prices every call as it starts, counting the prompt's tokens with tiktoken:
+            # the whole conversation, on every turn, and about 60 MB of encoding tables loaded on
+            # the first call. Only litellm's logging callbacks read that price.
+            litellm.disable_token_counter = True
         self._model = settings.llm_model
         if self._demo:
             self._model = demo_model.register(settings.demo_tokens_per_second)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
+import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import litellm
@@ -36,6 +39,7 @@ TOOLS: list[dict[str, Any]] = [
     ]
 ]
 MESSAGES = [{"role": "user", "content": "hello"}]
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -284,6 +288,45 @@ async def test_errors_in_the_callers_callback_are_not_model_errors(server: MockL
 async def test_warm_up_never_calls_a_real_provider(server: MockLLMServer) -> None:
     await gateway(server).warm_up()
     assert server.requests == []
+
+
+_TOKENIZER_PROBE = """
+import asyncio, sys
+from agent.llm import LLMGateway
+from agent.settings import AgentSettings
+
+async def main() -> None:
+    settings = AgentSettings(
+        _env_file=None, llm_model="openai/mock", llm_api_key="sk-test", llm_api_base=sys.argv[1]
+    )
+    llm = LLMGateway(settings)
+    await llm.warm_up()
+    await llm.complete([{"role": "user", "content": "hello"}], [], lambda text: None, bool)
+    loaded = [name for name in sys.modules if name.startswith("tiktoken_ext.")]
+    loaded += [name for name in sys.modules if name.endswith("default_encoding")]
+    print(sorted(loaded))
+
+asyncio.run(main())
+"""
+
+
+async def test_calls_never_tokenize_the_whole_conversation(server: MockLLMServer) -> None:
+    """litellm prices each call by counting the prompt's tokens: the whole thread on every turn,
+    with about 60 MB of tokenizer tables. Nobody reads that price, so it is off (fresh process,
+    since other tests may load the tokenizer)."""
+    probe = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _TOKENIZER_PROBE,
+        server.base_url,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=REPO,
+    )
+    out, err = await probe.communicate()
+    assert probe.returncode == 0, err.decode()[-2000:]
+    assert out.decode().strip() == "[]"
+    assert len(server.requests) == 1  # the answer really streamed from the model
 
 
 # ── the demo model through the gateway ──────────────────────────────────────────────────────
