@@ -199,6 +199,10 @@ class LLMGateway:
                         on_text(piece)
                 if should_stop():
                     return ModelReply(text="".join(text), tool_calls=(), stopped=True)
+                # Let the loop run others between chunks: when chunks are already buffered
+                # (the bot is behind), reading the next one does not suspend, and one answer
+                # would run through its whole backlog while Slack's events wait to be acked.
+                await asyncio.sleep(0)
                 if not _litellm_callbacks():
                     if finished:
                         break  # see _litellm_callbacks: the answer is whole, skip the bookkeeping

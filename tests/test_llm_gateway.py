@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import socket
 import sys
@@ -115,6 +116,31 @@ async def test_text_streams_in_order_as_it_arrives(server: MockLLMServer) -> Non
     assert body["stream"] is True
     assert body["model"] == "mock"
     assert "tools" not in body  # no tools offered → none sent
+
+
+async def test_reading_a_backlog_of_chunks_lets_the_loop_run_others(
+    server: MockLLMServer,
+) -> None:
+    """When the bot is behind, chunks are already buffered and reading one does not suspend;
+    the gateway still lets other work (acking Slack's events) run between chunks."""
+    text = " ".join(f"w{n}" for n in range(1500))
+    server.enqueue(Reply(text=text, chunk_chars=4))  # sent at once: a backlog
+    recorder = Recorder()
+    seen: list[int] = []
+
+    async def other_work() -> None:
+        while True:
+            seen.append(len(recorder.pieces))
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(other_work())
+    try:
+        reply = await complete(gateway(server), recorder)
+    finally:
+        ticker.cancel()
+    assert reply.text == text
+    gaps = [later - earlier for earlier, later in itertools.pairwise(seen)]
+    assert max(gaps) <= 2  # chunks read between two turns of the other task
 
 
 async def test_tool_call_fragments_assemble(server: MockLLMServer) -> None:
