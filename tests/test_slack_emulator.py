@@ -71,6 +71,20 @@ class Recorder:
         return web.json_response({"seen": len(self.requests)})
 
 
+@pytest.fixture
+async def recorder(slack: SlackEmulator) -> AsyncIterator[Recorder]:
+    """A recording bot endpoint that the emulator delivers to."""
+    recording = Recorder()
+    app = web.Application()
+    app.router.add_post("/slack/events", recording.handle)
+    runner, url = await serve(app)
+    slack.deliver_to(f"{url}/slack/events")
+    try:
+        yield recording
+    finally:
+        await runner.cleanup()
+
+
 async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
     runner = web.AppRunner(app)
     await runner.setup()
@@ -439,129 +453,99 @@ def test_sign_request_matches_slack_sdk() -> None:
     assert not SignatureVerifier("other").is_valid_request(body, headers)
 
 
-async def test_http_delivery_is_signed_and_shaped_like_slack(slack: SlackEmulator) -> None:
+async def test_http_delivery_is_signed_and_shaped_like_slack(
+    recorder: Recorder, slack: SlackEmulator
+) -> None:
     """Events go out as signed JSON envelopes; a mention arrives as app_mention and message."""
-    recorder = Recorder()
-    app = web.Application()
-    app.router.add_post("/slack/events", recorder.handle)
-    runner, url = await serve(app)
-    try:
-        slack.deliver_to(f"{url}/slack/events")
-        message, deliveries = await slack.user_says(
-            "UALICE", "C0GENERAL", "<@UBOT> is 1 < 2 & 3 > 2?"
-        )
-        assert [d.status for d in deliveries] == [200, 200]
-        assert sorted(d.json()["seen"] for d in deliveries) == [1, 2]
-        assert message.text == "<@UBOT> is 1 &lt; 2 &amp; 3 &gt; 2?"
+    message, deliveries = await slack.user_says("UALICE", "C0GENERAL", "<@UBOT> is 1 < 2 & 3 > 2?")
+    assert [d.status for d in deliveries] == [200, 200]
+    assert sorted(d.json()["seen"] for d in deliveries) == [1, 2]
+    assert message.text == "<@UBOT> is 1 &lt; 2 &amp; 3 &gt; 2?"
 
-        verifier = SignatureVerifier(slack.signing_secret)
-        envelopes = []
-        for headers, body in recorder.requests:
-            assert verifier.is_valid_request(body, headers)
-            assert headers["Content-Type"] == "application/json"
-            envelopes.append(json.loads(body))
-        by_type = {e["event"]["type"]: e for e in envelopes}
-        assert set(by_type) == {"app_mention", "message"}
-        assert by_type["app_mention"]["event_id"] != by_type["message"]["event_id"]
-        assert by_type["message"]["event"]["channel_type"] == "channel"
-        assert by_type["app_mention"]["event"]["text"] == message.text
-        assert envelopes[0]["type"] == "event_callback"
-        assert envelopes[0]["authorizations"][0]["user_id"] == "UBOT"
+    verifier = SignatureVerifier(slack.signing_secret)
+    envelopes = []
+    for headers, body in recorder.requests:
+        assert verifier.is_valid_request(body, headers)
+        assert headers["Content-Type"] == "application/json"
+        envelopes.append(json.loads(body))
+    by_type = {e["event"]["type"]: e for e in envelopes}
+    assert set(by_type) == {"app_mention", "message"}
+    assert by_type["app_mention"]["event_id"] != by_type["message"]["event_id"]
+    assert by_type["message"]["event"]["channel_type"] == "channel"
+    assert by_type["app_mention"]["event"]["text"] == message.text
+    assert envelopes[0]["type"] == "event_callback"
+    assert envelopes[0]["authorizations"][0]["user_id"] == "UBOT"
 
-        reply, deliveries = await slack.user_says(
-            "UBOB", "C0GENERAL", "me too", thread_ts=message.ts
-        )
-        event = json.loads(recorder.requests[-1][1])["event"]
-        assert len(deliveries) == 1
-        assert (event["thread_ts"], event["parent_user_id"]) == (message.ts, "UALICE")
-        assert reply.visible_text() == "me too"
+    reply, deliveries = await slack.user_says("UBOB", "C0GENERAL", "me too", thread_ts=message.ts)
+    event = json.loads(recorder.requests[-1][1])["event"]
+    assert len(deliveries) == 1
+    assert (event["thread_ts"], event["parent_user_id"]) == (message.ts, "UALICE")
+    assert reply.visible_text() == "me too"
 
-        await slack.user_says("UALICE", "D0ALICE", "<@UBOT> in a DM")
-        event = json.loads(recorder.requests[-1][1])["event"]
-        assert (event["type"], event["channel_type"]) == ("message", "im")
-        assert len(recorder.requests) == 4
+    await slack.user_says("UALICE", "D0ALICE", "<@UBOT> in a DM")
+    event = json.loads(recorder.requests[-1][1])["event"]
+    assert (event["type"], event["channel_type"]) == ("message", "im")
+    assert len(recorder.requests) == 4
 
-        await slack.deliver_event(
-            event, event_id="Ev0RETRY", retry_num=1, retry_reason="http_timeout"
-        )
-        headers, body = recorder.requests[-1]
-        assert (headers["X-Slack-Retry-Num"], headers["X-Slack-Retry-Reason"]) == (
-            "1",
-            "http_timeout",
-        )
-        assert json.loads(body)["event_id"] == "Ev0RETRY"
-    finally:
-        await runner.cleanup()
+    await slack.deliver_event(event, event_id="Ev0RETRY", retry_num=1, retry_reason="http_timeout")
+    headers, body = recorder.requests[-1]
+    assert (headers["X-Slack-Retry-Num"], headers["X-Slack-Retry-Reason"]) == (
+        "1",
+        "http_timeout",
+    )
+    assert json.loads(body)["event_id"] == "Ev0RETRY"
 
 
 async def test_click_delivers_block_actions_as_a_form(
-    slack: SlackEmulator, client: AsyncWebClient
+    recorder: Recorder, slack: SlackEmulator, client: AsyncWebClient
 ) -> None:
     """A click sends payload=<json> with the current message, a trigger and a response_url."""
-    recorder = Recorder()
-    app = web.Application()
-    app.router.add_post("/slack/events", recorder.handle)
-    runner, url = await serve(app)
-    try:
-        slack.deliver_to(f"{url}/slack/events")
-        blocks = [
-            section("Approve?", block_id="card"),
-            {"type": "actions", "block_id": "act", "elements": [button("approve", value="i-1")]},
-        ]
-        ts = (await client.chat_postMessage(channel="C0GENERAL", text="card", blocks=blocks))["ts"]
-        delivery = await slack.click("UBOB", "C0GENERAL", ts, "approve")
-        assert delivery.status == 200
-        headers, body = recorder.requests[0]
-        assert headers["Content-Type"] == "application/x-www-form-urlencoded"
-        payload = json.loads(parse_qs(body.decode())["payload"][0])
-        assert payload["type"] == "block_actions"
-        assert payload["user"]["id"] == "UBOB"
-        assert payload["container"] == {
-            "type": "message",
-            "message_ts": ts,
-            "channel_id": "C0GENERAL",
-            "is_ephemeral": False,
-        }
-        assert payload["actions"][0]["action_id"] == "approve"
-        assert payload["actions"][0]["value"] == "i-1"
-        assert payload["actions"][0]["block_id"] == "act"
-        assert payload["message"]["blocks"] == blocks
-        assert payload["response_url"].startswith(slack.url)
+    blocks = [
+        section("Approve?", block_id="card"),
+        {"type": "actions", "block_id": "act", "elements": [button("approve", value="i-1")]},
+    ]
+    ts = (await client.chat_postMessage(channel="C0GENERAL", text="card", blocks=blocks))["ts"]
+    delivery = await slack.click("UBOB", "C0GENERAL", ts, "approve")
+    assert delivery.status == 200
+    headers, body = recorder.requests[0]
+    assert headers["Content-Type"] == "application/x-www-form-urlencoded"
+    payload = json.loads(parse_qs(body.decode())["payload"][0])
+    assert payload["type"] == "block_actions"
+    assert payload["user"]["id"] == "UBOB"
+    assert payload["container"] == {
+        "type": "message",
+        "message_ts": ts,
+        "channel_id": "C0GENERAL",
+        "is_ephemeral": False,
+    }
+    assert payload["actions"][0]["action_id"] == "approve"
+    assert payload["actions"][0]["value"] == "i-1"
+    assert payload["actions"][0]["block_id"] == "act"
+    assert payload["message"]["blocks"] == blocks
+    assert payload["response_url"].startswith(slack.url)
 
-        with pytest.raises(AssertionError, match="no button deny"):
-            await slack.click("UBOB", "C0GENERAL", ts, "deny")
-        with pytest.raises(AssertionError, match="no button approve='i-2'"):
-            await slack.click("UBOB", "C0GENERAL", ts, "approve", value="i-2")
-    finally:
-        await runner.cleanup()
+    with pytest.raises(AssertionError, match="no button deny"):
+        await slack.click("UBOB", "C0GENERAL", ts, "deny")
+    with pytest.raises(AssertionError, match="no button approve='i-2'"):
+        await slack.click("UBOB", "C0GENERAL", ts, "approve", value="i-2")
 
 
 async def test_ephemeral_buttons_can_be_clicked_and_replaced(
-    slack: SlackEmulator, client: AsyncWebClient
+    recorder: Recorder, slack: SlackEmulator, client: AsyncWebClient
 ) -> None:
     """Clicking an ephemeral sends is_ephemeral and no message; respond() can replace it."""
-    recorder = Recorder()
-    app = web.Application()
-    app.router.add_post("/slack/events", recorder.handle)
-    runner, url = await serve(app)
-    try:
-        slack.deliver_to(f"{url}/slack/events")
-        blocks = [actions(button("why", "Why?"))]
-        answer = await client.chat_postEphemeral(
-            channel="C0GENERAL", user="UALICE", text="denied", blocks=blocks
-        )
-        with pytest.raises(AssertionError, match="that UBOB can see"):
-            await slack.click("UBOB", "C0GENERAL", answer["message_ts"], "why")
-        await slack.click("UALICE", "C0GENERAL", answer["message_ts"], "why")
-        payload = json.loads(parse_qs(recorder.requests[0][1].decode())["payload"][0])
-        assert payload["container"]["is_ephemeral"] is True
-        assert "message" not in payload
-        await AsyncWebhookClient(payload["response_url"]).send(
-            text="because", replace_original=True
-        )
-        assert [e["text"] for e in slack.ephemerals(user="UALICE")] == ["because"]
-    finally:
-        await runner.cleanup()
+    blocks = [actions(button("why", "Why?"))]
+    answer = await client.chat_postEphemeral(
+        channel="C0GENERAL", user="UALICE", text="denied", blocks=blocks
+    )
+    with pytest.raises(AssertionError, match="that UBOB can see"):
+        await slack.click("UBOB", "C0GENERAL", answer["message_ts"], "why")
+    await slack.click("UALICE", "C0GENERAL", answer["message_ts"], "why")
+    payload = json.loads(parse_qs(recorder.requests[0][1].decode())["payload"][0])
+    assert payload["container"]["is_ephemeral"] is True
+    assert "message" not in payload
+    await AsyncWebhookClient(payload["response_url"]).send(text="because", replace_original=True)
+    assert [e["text"] for e in slack.ephemerals(user="UALICE")] == ["because"]
 
 
 async def test_events_reach_the_bot_only_where_it_is_a_member(slack: SlackEmulator) -> None:
@@ -581,22 +565,16 @@ async def test_events_reach_the_bot_only_where_it_is_a_member(slack: SlackEmulat
     assert slack.bot_messages("C0RANDOM")[0].text == "joined"
 
 
-async def test_post_raw_reaches_the_bot_with_any_signature(slack: SlackEmulator) -> None:
+async def test_post_raw_reaches_the_bot_with_any_signature(
+    recorder: Recorder, slack: SlackEmulator
+) -> None:
     """post_raw sends exactly the bytes and signature a test chooses."""
-    recorder = Recorder()
-    app = web.Application()
-    app.router.add_post("/slack/events", recorder.handle)
-    runner, url = await serve(app)
-    try:
-        slack.deliver_to(f"{url}/slack/events")
-        await slack.post_raw(b"{}", content_type="application/json", timestamp=1, secret="x")
-        await slack.post_raw(b"junk", content_type="text/plain", signature="v0=forged")
-        (first, _), (second, body) = recorder.requests
-        assert first["X-Slack-Request-Timestamp"] == "1"
-        assert first["X-Slack-Signature"] == sign_request("x", 1, b"{}")["X-Slack-Signature"]
-        assert (second["X-Slack-Signature"], body) == ("v0=forged", b"junk")
-    finally:
-        await runner.cleanup()
+    await slack.post_raw(b"{}", content_type="application/json", timestamp=1, secret="x")
+    await slack.post_raw(b"junk", content_type="text/plain", signature="v0=forged")
+    (first, _), (second, body) = recorder.requests
+    assert first["X-Slack-Request-Timestamp"] == "1"
+    assert first["X-Slack-Signature"] == sign_request("x", 1, b"{}")["X-Slack-Signature"]
+    assert (second["X-Slack-Signature"], body) == ("v0=forged", b"junk")
 
 
 # ---- real Bolt -------------------------------------------------------------------------------
@@ -773,38 +751,30 @@ async def test_echoed_bot_messages_are_ignored_by_bolt() -> None:
 
 
 async def test_response_url_replaces_deletes_and_answers_ephemerally(
-    slack: SlackEmulator, client: AsyncWebClient
+    recorder: Recorder, slack: SlackEmulator, client: AsyncWebClient
 ) -> None:
     """respond() via response_url can be ephemeral, in_channel, replace or delete the original."""
-    recorder = Recorder()
-    app = web.Application()
-    app.router.add_post("/slack/events", recorder.handle)
-    runner, url = await serve(app)
-    try:
-        slack.deliver_to(f"{url}/slack/events")
-        blocks = [{"type": "actions", "elements": [button("go")]}]
-        ts = (await client.chat_postMessage(channel="C0GENERAL", text="c", blocks=blocks))["ts"]
-        await slack.click("UCAROL", "C0GENERAL", ts, "go")
-        payload = json.loads(parse_qs(recorder.requests[0][1].decode())["payload"][0])
-        webhook = AsyncWebhookClient(payload["response_url"])  # what Bolt's respond() uses
-        answers = [
-            await webhook.send(text="only carol sees this"),
-            await webhook.send(text="everyone", response_type="in_channel"),
-            await webhook.send(text="x" * 4001, replace_original=True),
-            await webhook.send(delete_original=True),
-            await webhook.send(text="fifth"),
-            await webhook.send(text="sixth"),
-        ]
-        assert [a.status_code for a in answers] == [200, 200, 400, 200, 200, 404]
-        assert json.loads(answers[-1].body)["error"] == "used_url"
-        assert [e["text"] for e in slack.ephemerals(user="UCAROL")] == [
-            "only carol sees this",
-            "fifth",
-        ]
-        assert slack.message("C0GENERAL", ts).deleted
-        assert [m.text for m in slack.bot_messages("C0GENERAL")] == ["everyone"]
-    finally:
-        await runner.cleanup()
+    blocks = [{"type": "actions", "elements": [button("go")]}]
+    ts = (await client.chat_postMessage(channel="C0GENERAL", text="c", blocks=blocks))["ts"]
+    await slack.click("UCAROL", "C0GENERAL", ts, "go")
+    payload = json.loads(parse_qs(recorder.requests[0][1].decode())["payload"][0])
+    webhook = AsyncWebhookClient(payload["response_url"])  # what Bolt's respond() uses
+    answers = [
+        await webhook.send(text="only carol sees this"),
+        await webhook.send(text="everyone", response_type="in_channel"),
+        await webhook.send(text="x" * 4001, replace_original=True),
+        await webhook.send(delete_original=True),
+        await webhook.send(text="fifth"),
+        await webhook.send(text="sixth"),
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 400, 200, 200, 404]
+    assert json.loads(answers[-1].body)["error"] == "used_url"
+    assert [e["text"] for e in slack.ephemerals(user="UCAROL")] == [
+        "only carol sees this",
+        "fifth",
+    ]
+    assert slack.message("C0GENERAL", ts).deleted
+    assert [m.text for m in slack.bot_messages("C0GENERAL")] == ["everyone"]
 
 
 async def test_wait_until_explains_a_timeout(slack: SlackEmulator, client: AsyncWebClient) -> None:
