@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import socket
 import sys
 import time
@@ -23,6 +22,7 @@ from typing import Any
 import aiohttp
 
 from bench import procstats
+from tests.bot_process import stop_gracefully
 
 REPO = Path(__file__).resolve().parent.parent
 BYTECODE_CACHE = REPO / "bench" / "results" / "pycache"
@@ -167,7 +167,7 @@ async def launch_bot(
             raise RuntimeError(f"the bot was not healthy within {startup_limit:.0f} s:\n{tail}")
         yield BotProcess(process, url, startup, cached, log, session)
     finally:
-        await _stop(process)
+        await stop_gracefully(process)
         await session.close()
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -197,14 +197,3 @@ async def _drain(process: asyncio.subprocess.Process, log: BotLog) -> None:
     assert process.stderr is not None
     async for raw in process.stderr:
         log.add(raw.decode(errors="replace").rstrip())
-
-
-async def _stop(process: asyncio.subprocess.Process) -> None:
-    """SIGTERM (the bot drains its turns), SIGKILL if it takes more than 20 s."""
-    if process.returncode is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), timeout=20)
-        except TimeoutError:
-            process.kill()
-    await process.wait()

@@ -41,6 +41,17 @@ def clean_environment(**extra: str) -> dict[str, str]:
     return env
 
 
+async def stop_gracefully(process: asyncio.subprocess.Process) -> None:
+    """SIGTERM, as Ctrl-C would (the bot finishes its turns); SIGKILL if that takes over 20 s."""
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), timeout=20)
+        except TimeoutError:
+            process.kill()
+    await process.wait()
+
+
 @contextlib.asynccontextmanager
 async def spawn_bot(
     workdir: Path, env: dict[str, str], ready: re.Pattern[str]
@@ -77,13 +88,7 @@ async def spawn_bot(
     try:
         yield running
     finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), timeout=20)
-            except TimeoutError:
-                process.kill()
-        await process.wait()
+        await stop_gracefully(process)
         with contextlib.suppress(asyncio.CancelledError, TimeoutError):
             await asyncio.wait_for(reader, timeout=5)
 
