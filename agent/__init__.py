@@ -4,6 +4,7 @@ This package is the only thing front ends import; it knows nothing about Slack.
 """
 
 from agent.agent import Agent
+from agent.database import Database, Transaction
 from agent.errors import (
     AgentError,
     ConfigurationError,
@@ -41,6 +42,7 @@ __all__ = [
     "ApprovalRequested",
     "Approve",
     "ConfigurationError",
+    "Database",
     "Decision",
     "Deny",
     "Edit",
@@ -58,5 +60,6 @@ __all__ = [
     "ToolContext",
     "ToolFinished",
     "ToolStarted",
+    "Transaction",
     "tool",
 ]

@@ -19,7 +19,8 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import asdict
 from typing import Any, cast
 
@@ -28,10 +29,10 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, StreamMode
 
-from agent.builtin_tools import NOTES_TABLE, builtin_tools
+from agent.builtin_tools import NOTES_TABLE, builtin_tools, upgrade_notes_table
 from agent.checkpoints import keep_latest
-from agent.database import CLAIMS_TABLE, Database
-from agent.errors import ResumeRefused, ThreadPaused
+from agent.database import Database, Transaction
+from agent.errors import InvalidArguments, ResumeRefused, ThreadPaused
 from agent.events import (
     AgentEvent,
     Answer,
@@ -53,7 +54,7 @@ from agent.events import (
 from agent.graph import AgentGraph
 from agent.ledger import TOOL_RUNS_TABLE, ToolLedger
 from agent.llm import LLMGateway
-from agent.pauses import PAUSES_INDEX, PAUSES_TABLE, PauseBook
+from agent.pauses import OLD_CLAIMS, PAUSES_COLUMNS, PAUSES_INDEX, PAUSES_TABLE, PauseBook
 from agent.settings import AgentSettings
 from agent.state import RunContext
 from agent.toolkit import Toolbox, tools_in_module
@@ -61,7 +62,11 @@ from agent.toolkit import Toolbox, tools_in_module
 logger = logging.getLogger(__name__)
 
 STREAM_MODES: list[StreamMode] = ["custom", "updates"]
-APP_TABLES = (CLAIMS_TABLE, NOTES_TABLE, TOOL_RUNS_TABLE, PAUSES_TABLE, PAUSES_INDEX)
+INTERRUPT = "__interrupt__"
+"""The channel under which LangGraph's savers keep a pending interrupt's write (private to it)."""
+INPUT_ID = "input_id"
+"""The key that tags a user message with the front end's id for it (never sent to a model)."""
+APP_TABLES = (NOTES_TABLE, TOOL_RUNS_TABLE, PAUSES_TABLE, PAUSES_INDEX)
 
 
 class Agent:
@@ -75,11 +80,11 @@ class Agent:
         gateway: LLMGateway,
     ) -> None:
         self.database = database
-        self.toolbox = toolbox
+        self._toolbox = toolbox
         self._graph = graph
         self._gateway = gateway
         self._pauses = PauseBook(database)
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._running: dict[str, RunContext] = {}
 
     @classmethod
@@ -92,16 +97,16 @@ class Agent:
             await saver.setup()
             database = Database(connection, saver.lock)
             await database.create_tables(APP_TABLES)
+            await upgrade_notes_table(database)
+            await database.add_columns("pauses", PAUSES_COLUMNS)
+            await database.execute(OLD_CLAIMS)
             tools = builtin_tools(database)
             for module in settings.agent_tools:
                 tools += tools_in_module(module)
             toolbox = Toolbox(tools)
             gateway = LLMGateway(settings)
             graph = AgentGraph(gateway, toolbox, ToolLedger(database)).compile(saver)
-            agent = cls(database, graph, toolbox, gateway)
-            await agent._release_stranded_claims()
-            yield agent
-            agent.stop_all()
+            yield cls(database, graph, toolbox, gateway)
         finally:
             await connection.close()
 
@@ -109,106 +114,163 @@ class Agent:
         """Pay the LLM client's first-call cost at start-up rather than on the first message."""
         await self._gateway.warm_up()
 
-    # --- the four operations -------------------------------------------------------------
+    # --- the operations ------------------------------------------------------------------
 
-    async def start(self, thread_id: str, text: str, user: str) -> AsyncGenerator[AgentEvent, None]:
-        """Run one turn; raises ThreadPaused, if the thread waits on a pause."""
+    async def start(
+        self, thread_id: str, text: str, user: str, input_id: str | None = None
+    ) -> AsyncGenerator[AgentEvent, None]:
+        """Run one turn; raises ThreadPaused if the thread waits on a pause.
+
+        `input_id` makes the call idempotent: when the thread already took that input (the
+        process died mid-turn), the turn continues from its last checkpoint instead of starting
+        again, and its first event carries the text it had already written.
+        """
         async with self._lock(thread_id):
+            if input_id is not None:
+                since = await self._after_input(thread_id, input_id)
+                if since is not None:
+                    async for event in self._continue(thread_id, since):
+                        yield event
+                    return
             pause = await self._pause_in_checkpoint(thread_id)
             if pause is not None:
                 await self._pauses.record(pause)
                 raise ThreadPaused(pause)
-            turn = {
-                "messages": [{"role": "user", "content": text}],
-                "requested_by": user,
-                "decisions": {},
-            }
+            message: dict[str, Any] = {"role": "user", "content": text}
+            if input_id is not None:
+                message[INPUT_ID] = input_id
+            turn = {"messages": [message], "requested_by": user, "decisions": {}}
             async for event in self._run(thread_id, turn):
                 yield event
 
-    async def resume(
-        self, thread_id: str, interrupt_id: str, decision: Decision
-    ) -> AsyncGenerator[AgentEvent, None]:
-        """Answer a pause exactly once; the first event is `Resumed` once the answer is accepted."""
-        status = await self._pauses.status(thread_id, interrupt_id)
+    async def decide(
+        self,
+        thread_id: str,
+        interrupt_id: str,
+        decision: Decision,
+        decided_by: str | None,
+        also: Callable[[Transaction], Awaitable[object]] | None = None,
+    ) -> Pause:
+        """Store the decision on a pending pause, first wins; returns the pause it decides.
+
+        Durable before anyone is told (DESIGN §4 rule 8): once this returns, `apply` runs the
+        decision, in this process or, after a crash, in the next. `also` writes more in the
+        same transaction (the work that will apply it), so the two are never apart. Raises
+        ResumeRefused (nothing stored) or InvalidArguments (edited arguments that do not fit).
+        """
         pause = await self._pause_in_checkpoint(thread_id)
         if pause is None or pause.interrupt_id != interrupt_id:
-            if status is None and not await self._thread_exists(thread_id):
-                raise ResumeRefused("unknown_thread")
-            raise ResumeRefused("already_handled" if status == "resolved" else "stale")
-        if status is None:
-            await self._pauses.record(pause)  # reached, but not recorded before a crash
+            raise await self._refusal(thread_id, interrupt_id)
         value = self._decision_value(pause, decision)
-        if not await self._pauses.claim(thread_id, interrupt_id):
-            raise ResumeRefused("already_handled")
+        async with self.database.transaction() as transaction:
+            if not await self._pauses.decide(transaction, pause, value, decided_by):
+                raise ResumeRefused("already_handled")
+            if also is not None:
+                await also(transaction)
+        return pause
+
+    async def apply(self, thread_id: str, interrupt_id: str) -> AsyncGenerator[AgentEvent, None]:
+        """Run the stored decision of a pause; the first event is `Resumed`.
+
+        Safe to call again after a crash: if the decision already reached the checkpoint, the
+        run continues from where it stopped instead of deciding twice.
+        """
         async with self._lock(thread_id):
-            current = await self._pause_in_checkpoint(thread_id)
-            if current is None or current.interrupt_id != interrupt_id:
-                await self._pauses.close(thread_id, interrupt_id, "superseded")
-                raise ResumeRefused("stale")
-            try:
+            stored = await self._pauses.decision(thread_id, interrupt_id)
+            if stored is None:
+                raise await self._refusal(thread_id, interrupt_id)
+            decision = _decision_of(stored.value)
+            pause = await self._pause_in_checkpoint(thread_id)
+            if pause is not None and pause.interrupt_id == interrupt_id:
                 yield Resumed(pause, decision)
-                async for event in self._run(thread_id, Command(resume={interrupt_id: value})):
-                    yield event
-            finally:
-                # The checkpoint is the truth: if the answer never reached it, the pause stays open.
-                after = await self._pause_in_checkpoint(thread_id)
-                if after is not None and after.interrupt_id == interrupt_id:
-                    await self._pauses.release(thread_id, interrupt_id)
-                else:
-                    await self._pauses.close(thread_id, interrupt_id, "resolved")
+                try:
+                    command: Command[Any] = Command(resume={interrupt_id: stored.value})
+                    async for event in self._run(thread_id, command):
+                        yield event
+                finally:
+                    after = await self._pause_in_checkpoint(thread_id)
+                    if after is None or after.interrupt_id != interrupt_id:
+                        await self._pauses.close(thread_id, interrupt_id, "resolved")
+                return
+            decided = await self._pauses.recorded(thread_id, interrupt_id)
+            assert decided is not None  # a stored decision belongs to a recorded pause
+            await self._pauses.close(thread_id, interrupt_id, "resolved")
+            yield Resumed(decided, decision)
+            since = await self._after_call(thread_id, decided.call_id)
+            async for event in self._continue(thread_id, since):
+                yield event
+
+    async def resume(
+        self, thread_id: str, interrupt_id: str, decision: Decision, decided_by: str | None = None
+    ) -> AsyncGenerator[AgentEvent, None]:
+        """Decide and apply in one go (the terminal chat); the first event is `Resumed`."""
+        await self.decide(thread_id, interrupt_id, decision, decided_by)
+        async for event in self.apply(thread_id, interrupt_id):
+            yield event
 
     async def pending(self, thread_id: str) -> Pause | None:
         """The pause the thread waits on, if any."""
         return await self._pause_in_checkpoint(thread_id)
 
+    async def took_input(self, thread_id: str, input_id: str) -> bool:
+        """Whether `start(..., input_id=...)` already reached the thread's history."""
+        return await self._after_input(thread_id, input_id) is not None
+
+    async def pending_pauses(self) -> list[Pause]:
+        """Every pause the checkpoints wait on, each recorded (a crash can come in between)."""
+        rows = await self.database.fetch_all(
+            "SELECT DISTINCT thread_id FROM writes WHERE channel = ?", (INTERRUPT,)
+        )
+        pauses = []
+        for row in rows:
+            pause = await self._pause_in_checkpoint(str(row["thread_id"]))
+            if pause is not None:
+                await self._pauses.record(pause)
+                pauses.append(pause)
+        return pauses
+
     def stop(self, thread_id: str) -> bool:
-        """Ask the running turn to stop at its next chunk; false when nothing is running there."""
+        """Ask the running turn to stop at once; false when nothing is running there."""
         context = self._running.get(thread_id)
         if context is None:
             return False
         context.stop.set()
         return True
 
-    def stop_all(self) -> None:
-        """Ask every running turn to stop (shutdown): each ends at a consistent point."""
-        for context in self._running.values():
-            context.stop.set()
-
-    async def retry(self, thread_id: str) -> AsyncGenerator[AgentEvent, None]:
-        """Continue a run that a crash cut short, from its last checkpoint.
-
-        Raises ResumeRefused("not_paused") when the thread has nothing left to run, and
-        ThreadPaused when it waits on a person instead.
-        """
-        async with self._lock(thread_id):
-            snapshot = await self._graph.aget_state(self._config(thread_id))
-            pause = await self._pause_in_checkpoint(thread_id)
-            if pause is not None:
-                raise ThreadPaused(pause)
-            if not snapshot.next:
-                raise ResumeRefused(
-                    "not_paused" if snapshot.values else "unknown_thread",
-                    "there is nothing left to retry in this conversation",
-                )
-            async for event in self._run(thread_id, None):
-                yield event
-
     async def expired_pauses(self, ttl_seconds: float) -> list[Pause]:
         """Pauses that have waited longer than the TTL, from the database (survives restarts)."""
         return await self._pauses.waiting_since_before(time.time() - ttl_seconds)
 
     async def history(self, thread_id: str) -> list[dict[str, Any]]:
-        """The thread's messages as stored in its checkpoint (OpenAI format)."""
-        snapshot = await self._graph.aget_state(self._config(thread_id))
-        return list(snapshot.values.get("messages", []))
+        """The thread's messages as stored in its checkpoint (OpenAI format, without our tags)."""
+        return [
+            {key: value for key, value in message.items() if key != INPUT_ID}
+            for message in await self._messages(thread_id)
+        ]
+
+    def tool_schema(self, name: str) -> dict[str, Any] | None:
+        """The JSON schema of a tool's arguments (for a form that edits them), if it exists."""
+        tool = self._toolbox.get(name)
+        return tool.openai_schema()["function"]["parameters"] if tool else None
+
+    def validate_arguments(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The arguments as the tool would run them; raises InvalidArguments."""
+        tool = self._toolbox.get(name)
+        if tool is None:
+            raise InvalidArguments(name, {"tool": "there is no such tool"})
+        return tool.validate(arguments)
 
     # --- internals -----------------------------------------------------------------------
 
-    async def _run(self, thread_id: str, graph_input: Any) -> AsyncGenerator[AgentEvent, None]:
+    async def _run(
+        self, thread_id: str, graph_input: Any, prior: str = ""
+    ) -> AsyncGenerator[AgentEvent, None]:
         context = RunContext()
         self._running[thread_id] = context
         text: list[str] = []
+        if prior:
+            text.append(prior)
+            yield TextDelta(prior)
         failed = False
         try:
             stream = cast(
@@ -250,6 +312,55 @@ class Agent:
         elif not failed:
             yield Finished("".join(text), stopped=context.stop.is_set())
 
+    async def _continue(self, thread_id: str, since: int) -> AsyncGenerator[AgentEvent, None]:
+        """Pick a turn up where a crash left it; `since` indexes its first reply in history."""
+        snapshot = await self._graph.aget_state(self._config(thread_id))
+        messages: list[dict[str, Any]] = snapshot.values.get("messages", [])
+        prior = "".join(
+            str(m.get("content") or "") for m in messages[since:] if m.get("role") == "assistant"
+        )
+        pause = await self._pause_in_checkpoint(thread_id)
+        if pause is None and snapshot.next:
+            async for event in self._run(thread_id, None, prior):
+                yield event
+            return
+        if prior:
+            yield TextDelta(prior)
+        if pause is not None:
+            await self._pauses.record(pause)
+            yield self._pause_event(pause)
+        else:
+            yield Finished(prior)
+
+    async def _messages(self, thread_id: str) -> list[dict[str, Any]]:
+        snapshot = await self._graph.aget_state(self._config(thread_id))
+        return list(snapshot.values.get("messages", []))
+
+    async def _after_input(self, thread_id: str, input_id: str) -> int | None:
+        """Where the replies to an input begin in history, if the thread already took it."""
+        for index, message in enumerate(await self._messages(thread_id)):
+            if message.get(INPUT_ID) == input_id:
+                return index + 1
+        return None
+
+    async def _after_call(self, thread_id: str, call_id: str) -> int:
+        """Where the run went on after the model asked for `call_id` (its results, then replies)."""
+        history = await self._messages(thread_id)
+        for index in range(len(history) - 1, -1, -1):
+            calls = history[index].get("tool_calls") or []
+            if any(call.get("id") == call_id for call in calls):
+                return index + 1
+        return len(history)
+
+    async def _refusal(self, thread_id: str, interrupt_id: str) -> ResumeRefused:
+        """Why a decision on this pause cannot be taken now."""
+        status = await self._pauses.status(thread_id, interrupt_id)
+        if status in ("decided", "resolved"):
+            return ResumeRefused("already_handled")
+        if status is None and not await self._thread_exists(thread_id):
+            return ResumeRefused("unknown_thread")
+        return ResumeRefused("stale")
+
     @staticmethod
     def _event(data: dict[str, Any]) -> AgentEvent:
         kind = data["type"]
@@ -289,7 +400,7 @@ class Agent:
             raise ResumeRefused("wrong_kind")
         value: dict[str, Any] = {"kind": _DECISION_KINDS[type(decision)], **asdict(decision)}
         if isinstance(decision, Edit):
-            tool = self.toolbox.get(pause.tool or "")
+            tool = self._toolbox.get(pause.tool or "")
             assert tool is not None  # a pause names a tool the toolbox has
             value["arguments"] = tool.validate(decision.arguments)
         return value
@@ -317,17 +428,12 @@ class Agent:
         snapshot = await self._graph.aget_state(self._config(thread_id))
         return bool(snapshot.values)
 
-    async def _release_stranded_claims(self) -> None:
-        """A claim whose interrupt is still pending never reached the run: make it claimable."""
-        for thread_id, interrupt_id in await self._pauses.claimed():
-            pause = await self._pause_in_checkpoint(thread_id)
-            if pause is not None and pause.interrupt_id == interrupt_id:
-                await self._pauses.release(thread_id, interrupt_id)
-            else:
-                await self._pauses.close(thread_id, interrupt_id, "resolved")
-
     def _lock(self, thread_id: str) -> asyncio.Lock:
-        return self._locks.setdefault(thread_id, asyncio.Lock())
+        """The thread's lock; it lives as long as someone holds or waits on it, then goes."""
+        lock = self._locks.get(thread_id)
+        if lock is None:
+            lock = self._locks[thread_id] = asyncio.Lock()
+        return lock
 
     @staticmethod
     def _config(thread_id: str) -> RunnableConfig:
@@ -341,3 +447,10 @@ _DECISION_KINDS: dict[type, str] = {
     Expire: "expire",
     Answer: "answer",
 }
+
+
+def _decision_of(value: dict[str, Any]) -> Decision:
+    """The Decision a stored value was made from (the inverse of `Agent._decision_value`)."""
+    fields = {key: item for key, item in value.items() if key != "kind"}
+    kind = next(cls for cls, name in _DECISION_KINDS.items() if name == value["kind"])
+    return cast("Decision", kind(**fields))

@@ -7,14 +7,53 @@ lock, so the two never interleave inside one transaction.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
 Params = Sequence[Any] | dict[str, Any]
+
+
+class Transaction:
+    """Statements that commit together or not at all (the database's lock is held meanwhile).
+
+    Used where two facts must never be apart after a crash: an event's dedupe claim and its
+    inbox item, a decision's claim and the work that applies it.
+    """
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._connection = connection
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one write; returns how many rows it changed (1 means "this caller won")."""
+        cursor = await self._connection.execute(sql, params)
+        count = cursor.rowcount
+        await cursor.close()
+        return count
+
+    async def insert(self, sql: str, params: Params = ()) -> int:
+        """Run one INSERT and return the new row's id."""
+        cursor = await self._connection.execute(sql, params)
+        row_id = cursor.lastrowid
+        await cursor.close()
+        assert row_id is not None  # an INSERT into a rowid table always has one
+        return row_id
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        """Run one query and return its rows."""
+        cursor = await self._connection.execute(sql, params)
+        rows = await cursor.fetchall()
+        await cursor.close()
+        return list(rows)
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        """Run one query and return its first row, if any."""
+        rows = await self.fetch_all(sql, params)
+        return rows[0] if rows else None
 
 
 class Database:
@@ -52,22 +91,35 @@ class Database:
                 await self.connection.execute(statement)
             await self.connection.commit()
 
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """Everything inside commits at the end, or is rolled back if it raises."""
+        async with self.lock:
+            try:
+                yield Transaction(self.connection)
+            except BaseException:
+                await self.connection.rollback()
+                raise
+            await self.connection.commit()
+
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one write and return how many rows it changed (1 means "this caller won")."""
-        async with self.lock:
-            cursor = await self.connection.execute(sql, params)
-            count = cursor.rowcount
-            await cursor.close()
-            await self.connection.commit()
-            return count
+        async with self.transaction() as transaction:
+            return await transaction.execute(sql, params)
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         """Run one query and return its rows."""
         async with self.lock:
-            cursor = await self.connection.execute(sql, params)
-            rows = await cursor.fetchall()
-            await cursor.close()
-            return list(rows)
+            return await Transaction(self.connection).fetch_all(sql, params)
+
+    async def add_columns(self, table: str, columns: dict[str, str]) -> None:
+        """Add the columns an older file's `table` lacks (`name` → its SQL type and default)."""
+        rows = await self.fetch_all(f"PRAGMA table_info({table})")
+        present = {row["name"] for row in rows}
+        async with self.transaction() as transaction:
+            for name, definition in columns.items():
+                if name not in present:
+                    await transaction.execute(f"ALTER TABLE {table} ADD COLUMN {name} {definition}")
 
     async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         """Run one query and return its first row, if any."""
@@ -86,23 +138,7 @@ class Database:
             # it only once; executescript() runs it to the end.
             await self.connection.executescript("PRAGMA incremental_vacuum;")
 
-    async def claim(self, kind: str, key: str, at: float) -> bool:
-        """Durable first-wins claim: true for the first caller of (kind, key), ever."""
-        return (
-            await self.execute(
-                "INSERT OR IGNORE INTO claims(kind, key, at) VALUES (?, ?, ?)", (kind, key, at)
-            )
-            == 1
-        )
 
 
 _INCREMENTAL = 2
 """`PRAGMA auto_vacuum` reads 0 for NONE, 1 for FULL and 2 for INCREMENTAL."""
-
-CLAIMS_TABLE = """
-CREATE TABLE IF NOT EXISTS claims (
-    kind TEXT NOT NULL,
-    key TEXT NOT NULL,
-    at REAL NOT NULL,
-    PRIMARY KEY (kind, key)
-)"""

@@ -15,11 +15,10 @@ from typing import Literal
 
 from agent.events import Pause
 
-RefusalReason = Literal["unknown_thread", "not_paused", "stale", "already_handled", "wrong_kind"]
+RefusalReason = Literal["unknown_thread", "stale", "already_handled", "wrong_kind"]
 
 _REFUSAL_TEXT: dict[RefusalReason, str] = {
     "unknown_thread": "there is no conversation with that id",
-    "not_paused": "the conversation is not waiting on a decision any more",
     "stale": "that request was already answered; the conversation has moved on",
     "already_handled": "someone already answered this request",
     "wrong_kind": "that answer does not fit what was asked",

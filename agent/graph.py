@@ -13,9 +13,11 @@ effects; it runs exactly the decided calls with exactly the decided arguments, o
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -28,12 +30,12 @@ from langgraph.types import interrupt
 from agent import tool_results
 from agent.builtin_tools import ASK_HUMAN
 from agent.errors import InvalidArguments
-from agent.ledger import ToolLedger
+from agent.ledger import PreviousRun, ToolLedger
 from agent.llm import LLMError, ModelReply
 from agent.prompts import SYSTEM_PROMPT
 from agent.state import AgentState, Message, RunContext, last_assistant
 from agent.text_batches import TextBatcher
-from agent.toolkit import Toolbox, ToolContext
+from agent.toolkit import Tool, Toolbox, ToolContext
 
 logger = logging.getLogger(__name__)
 
@@ -43,14 +45,14 @@ Writer = Any  # LangGraph's StreamWriter: a callable taking one JSON-like value
 
 
 class ModelClient(Protocol):
-    """What the graph needs from the LLM gateway."""
+    """What the graph needs from the LLM gateway: one streamed turn that `stop` ends at once."""
 
     async def complete(
         self,
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]],
-        on_text: Any,
-        should_stop: Any,
+        on_text: Callable[[str], None],
+        stop: asyncio.Event,
     ) -> ModelReply: ...
 
 
@@ -162,7 +164,7 @@ class AgentGraph:
         batch = TextBatcher(lambda text: write({"type": "text", "text": text}))
         try:
             reply = await self._model.complete(
-                messages, self._toolbox.schemas(), on_text=batch.add, should_stop=stop.is_set
+                messages, self._toolbox.schemas(), on_text=batch.add, stop=stop
             )
         except LLMError as exc:
             batch.flush()
@@ -278,8 +280,9 @@ class AgentGraph:
         previous = await self._ledger.begin(
             context.thread_id, context.call_id, name, json.dumps(arguments, sort_keys=True)
         )
-        if previous is not None:
-            return previous.result if previous.finished else tool_results.INTERRUPTED
+        settled = _settled_result(tool, previous, context.call_id)
+        if settled is not None:
+            return settled
         write(
             {
                 "type": "tool_started",
@@ -304,3 +307,19 @@ class AgentGraph:
             }
         )
         return result
+
+
+def _settled_result(tool: Tool, previous: PreviousRun | None, call_id: str) -> str | None:
+    """What an earlier attempt at the call settled, or None when this attempt runs the tool.
+
+    A call begun and never finished was cut off by a crash, maybe after its effect (pitfall
+    36): an idempotent tool runs again to learn what happened, any other is reported not run.
+    """
+    if previous is None:
+        return None
+    if previous.finished:
+        return previous.result
+    if not tool.idempotent:
+        return tool_results.INTERRUPTED
+    logger.info("running %s again after a crash cut it off (call %s)", tool.name, call_id)
+    return None

@@ -1,7 +1,10 @@
 """Every tool call the agent ran, keyed by (thread, tool_call_id), so none runs twice.
 
 A row is written before the tool runs and completed after it. If the process dies in between,
-the call is not repeated on the next attempt: for a write, at most once is the safe side.
+the ledger cannot know whether the tool's effect happened (pitfall 36). For most tools the call
+is then not repeated and the model is told it did not run: for a write, at most once is the safe
+side. A tool declared idempotent (same call id, no further effect) is run again instead, so the
+result recorded and shown is what really happened.
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 It streams one answer through litellm (any provider, or the offline demo model), hands text to the
 caller as it arrives, assembles tool calls from their deltas, bounds the whole call and every gap
-between chunks, retries transient failures only before anything was shown, and turns every
-provider failure into one `LLMError` with a message a person can act on.
+between chunks, retries transient failures only before anything was shown, stops as soon as the
+run's stop event is set (even while the provider has not answered yet), sends providers only the
+OpenAI chat keys of each message, and turns every provider failure into one `LLMError` with a
+message a person can act on.
 
 Which failures are transient and what to say about them is agent.llm_errors; joining tool-call
 fragments is agent.tool_call_assembly. `LLMError` and `ToolCall` are re-exported, so callers
@@ -21,7 +23,8 @@ import contextlib
 import importlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any
 
 import litellm
@@ -34,6 +37,9 @@ from agent.tool_call_assembly import ToolCall, ToolCallAssembler
 __all__ = ["LLMError", "LLMGateway", "ModelReply", "ToolCall"]
 
 log = logging.getLogger(__name__)
+
+PROVIDER_MESSAGE_KEYS = frozenset({"role", "content", "tool_calls", "tool_call_id", "name"})
+"""The OpenAI chat message keys providers accept; the agent may tag its messages with more."""
 
 
 @dataclass(frozen=True)
@@ -101,17 +107,35 @@ class LLMGateway:
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]],
         on_text: Callable[[str], None],
-        should_stop: Callable[[], bool],
+        stop: asyncio.Event,
     ) -> ModelReply:
         """Stream one answer; `on_text` gets each text piece as it arrives.
 
+        Setting `stop` ends the call at once, wherever it waits (connecting, the first chunk, a
+        gap between chunks, a retry's backoff): the reply is `stopped`, with the text so far.
         Raises `LLMError` on a provider failure or a timeout.
         """
-        total = self._settings.llm_timeout_seconds
         progress = _Progress()
+        if stop.is_set():
+            return progress.stopped()
+        sendable = provider_messages(messages)
+        async with _StopScope(stop):
+            return await self._bounded(sendable, tools, on_text, stop, progress)
+        return progress.stopped()  # reached only when the stop cut the call short
+
+    async def _bounded(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        on_text: Callable[[str], None],
+        stop: asyncio.Event,
+        progress: _Progress,
+    ) -> ModelReply:
+        """The whole call, retries included, within LLM_TIMEOUT_SECONDS."""
+        total = self._settings.llm_timeout_seconds
         try:
             async with asyncio.timeout(total):
-                return await self._with_retries(messages, tools, on_text, should_stop, progress)
+                return await self._with_retries(messages, tools, on_text, stop, progress)
         except TimeoutError:
             verb = "finish" if progress.emitted else "answer"
             log.warning("LLM call to %r took longer than %s s", self._settings.llm_model, total)
@@ -123,15 +147,13 @@ class LLMGateway:
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]],
         on_text: Callable[[str], None],
-        should_stop: Callable[[], bool],
+        stop: asyncio.Event,
         progress: _Progress,
     ) -> ModelReply:
         attempt = 0
         while True:
-            if should_stop():
-                return ModelReply(text="", tool_calls=(), stopped=True)
             try:
-                return await self._stream_once(messages, tools, on_text, should_stop, progress)
+                return await self._stream_once(messages, tools, on_text, stop, progress)
             except _ProviderFailure as failure:
                 error = failure.error
                 if (
@@ -162,7 +184,7 @@ class LLMGateway:
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]],
         on_text: Callable[[str], None],
-        should_stop: Callable[[], bool],
+        stop: asyncio.Event,
         progress: _Progress,
     ) -> ModelReply:
         idle = self._settings.llm_idle_timeout_seconds
@@ -171,7 +193,7 @@ class LLMGateway:
             f"The model did not start answering within {seconds_text(idle)} s.",
             litellm.acompletion(**self._call_arguments(messages, tools)),
         )
-        text: list[str] = []
+        text = progress.text
         calls = ToolCallAssembler()
         try:
             while True:
@@ -197,8 +219,8 @@ class LLMGateway:
                         progress.emitted = True
                         text.append(piece)
                         on_text(piece)
-                if should_stop():
-                    return ModelReply(text="".join(text), tool_calls=(), stopped=True)
+                if stop.is_set():  # on_text may have set it: stop before reading on
+                    return progress.stopped()
                 # Let the loop run others between chunks: when chunks are already buffered
                 # (the bot is behind), reading the next one does not suspend, and one answer
                 # would run through its whole backlog while Slack's events wait to be acked.
@@ -216,7 +238,7 @@ class LLMGateway:
     ) -> dict[str, Any]:
         arguments: dict[str, Any] = {
             "model": self._model,
-            "messages": messages,
+            "messages": messages,  # already provider_messages()
             "tools": tools or None,
             "stream": True,
             "timeout": self._settings.llm_timeout_seconds,
@@ -266,11 +288,69 @@ _WARM_UP_TOOL = {
 }
 
 
+def provider_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each message with only the keys providers accept: some reject unknown keys outright."""
+    return [
+        {key: value for key, value in message.items() if key in PROVIDER_MESSAGE_KEYS}
+        for message in messages
+    ]
+
+
 @dataclass
 class _Progress:
-    """Whether any text or tool delta reached the caller: after that, never retry."""
+    """What reached the caller so far: after any text or tool delta, never retry."""
 
     emitted: bool = False
+    text: list[str] = field(default_factory=list)
+
+    def stopped(self) -> ModelReply:
+        """The reply of a call stopped now: the text shown so far, no tool calls."""
+        return ModelReply(text="".join(self.text), tool_calls=(), stopped=True)
+
+
+class _StopScope:
+    """Cancels the calling task when `stop` is set and swallows that cancellation on the way out.
+
+    A stop must not wait for the provider's next chunk (the first one can take as long as the
+    idle timeout). Racing every await against the event would cost a task per chunk; this costs
+    one waiter per call. Like `asyncio.timeout`, it tells its own cancellation apart from anyone
+    else's (shutdown) with `Task.uncancel`, and lets theirs through.
+    """
+
+    def __init__(self, stop: asyncio.Event) -> None:
+        self._stop = stop
+        self._cancelled = False
+        self._exited = False
+
+    async def __aenter__(self) -> _StopScope:
+        task = asyncio.current_task()
+        assert task is not None  # complete() always runs in a task
+        self._task = task
+        self._cancelling = task.cancelling()
+        self._waiter = asyncio.ensure_future(self._stop.wait())
+        self._waiter.add_done_callback(self._on_stop)
+        return self
+
+    def _on_stop(self, waiter: asyncio.Future[Any]) -> None:
+        # Runs only while the task is suspended inside the block: the cancel lands at its await.
+        if self._exited or waiter.cancelled():
+            return
+        self._cancelled = True
+        self._task.cancel()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        self._exited = True
+        self._waiter.cancel()
+        if not self._cancelled:
+            return False
+        ours_only = self._task.uncancel() <= self._cancelling
+        # A timeout that fired in the same instant becomes LLMError: the stop still wins.
+        return ours_only and exc_type in (asyncio.CancelledError, LLMError)
 
 
 class _ProviderFailure(Exception):

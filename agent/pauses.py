@@ -1,19 +1,26 @@
-"""Durable records of pauses: who claimed each one, and which have waited too long.
+"""Durable records of pauses: the decision stored for each one, and which have waited too long.
 
-The checkpoint says *whether* a thread is paused; this table adds what the front ends need
-across restarts: a first-wins claim per (thread, interrupt) and an index for expiry.
+The checkpoint says *whether* a thread is paused; this table adds what front ends need across
+restarts. A decision is stored here with its first-wins claim, before anyone is told it was
+taken (DESIGN §4 rule 8), and it is never given back: if the process dies before the graph
+applied it, whoever runs the thread next applies the stored decision.
+
+    pending ──decide (first wins)──▶ decided ──applied by the run──▶ resolved
+       └──────────the run moved on without it──────────────────────▶ superseded
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from agent.database import Database
+from agent.database import Database, Transaction
 from agent.events import Pause
 
-PauseStatus = Literal["pending", "claimed", "resolved", "superseded"]
+PauseStatus = Literal["pending", "decided", "resolved", "superseded"]
 
 PAUSES_TABLE = """
 CREATE TABLE IF NOT EXISTS pauses (
@@ -27,63 +34,105 @@ CREATE TABLE IF NOT EXISTS pauses (
     PRIMARY KEY (thread_id, interrupt_id)
 )"""
 PAUSES_INDEX = "CREATE INDEX IF NOT EXISTS pauses_by_status ON pauses(status, created_at)"
+PAUSES_COLUMNS = {"decision": "TEXT", "decided_by": "TEXT", "decided_at": "REAL"}
+"""Added to files made before decisions were stored with their claim."""
+OLD_CLAIMS = "UPDATE pauses SET status = 'pending' WHERE status = 'claimed' AND decision IS NULL"
+"""A claim an older version left behind held no decision: the pause is still open."""
+
+
+@dataclass(frozen=True)
+class StoredDecision:
+    """A decision taken on a pause: the value the graph receives, and who took it."""
+
+    value: dict[str, Any]
+    decided_by: str | None
+    decided_at: float
+    status: PauseStatus
 
 
 class PauseBook:
-    """Reads and claims pause records."""
+    """Reads and writes pause records."""
 
     def __init__(self, database: Database) -> None:
         self._database = database
 
-    async def record(self, pause: Pause) -> None:
-        """Remember a pause the run just reached (idempotent)."""
-        payload = {
-            "call_id": pause.call_id,
-            "requested_by": pause.requested_by,
-            "tool": pause.tool,
-            "arguments": pause.arguments,
-            "reason": pause.reason,
-            "question": pause.question,
-        }
-        await self._database.execute(
+    async def record(self, pause: Pause, transaction: Transaction | None = None) -> None:
+        """Remember a pause the run reached (idempotent)."""
+        sql = (
             "INSERT OR IGNORE INTO pauses(thread_id, interrupt_id, kind, payload, created_at,"
-            " updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                pause.thread_id,
-                pause.interrupt_id,
-                pause.kind,
-                json.dumps(payload),
-                pause.created_at,
-                time.time(),
-            ),
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?)"
         )
+        params = (
+            pause.thread_id,
+            pause.interrupt_id,
+            pause.kind,
+            json.dumps(_payload(pause)),
+            pause.created_at,
+            time.time(),
+        )
+        if transaction is not None:
+            await transaction.execute(sql, params)
+        else:
+            await self._database.execute(sql, params)
 
     async def status(self, thread_id: str, interrupt_id: str) -> PauseStatus | None:
-        """The record's status, or None when no such pause was ever reached."""
+        """The record's status, or None when no such pause was ever recorded."""
         row = await self._database.fetch_one(
             "SELECT status FROM pauses WHERE thread_id = ? AND interrupt_id = ?",
             (thread_id, interrupt_id),
         )
         return row["status"] if row else None
 
-    async def claim(self, thread_id: str, interrupt_id: str) -> bool:
-        """First-wins: true for exactly one caller while the pause is pending."""
-        return await self._set_status(thread_id, interrupt_id, "claimed", only_if="pending")
+    async def recorded(self, thread_id: str, interrupt_id: str) -> Pause | None:
+        """The pause as it was recorded, whatever its status now."""
+        row = await self._database.fetch_one(
+            "SELECT * FROM pauses WHERE thread_id = ? AND interrupt_id = ?",
+            (thread_id, interrupt_id),
+        )
+        return _pause(row) if row else None
 
-    async def release(self, thread_id: str, interrupt_id: str) -> None:
-        """Give a claim back (the resume never reached the run)."""
-        await self._set_status(thread_id, interrupt_id, "pending", only_if="claimed")
+    async def decide(
+        self,
+        transaction: Transaction,
+        pause: Pause,
+        value: dict[str, Any],
+        decided_by: str | None,
+    ) -> bool:
+        """First wins: store `value` as the pause's decision; false if it was decided before."""
+        await self.record(pause, transaction)
+        changed = await transaction.execute(
+            "UPDATE pauses SET status = 'decided', decision = ?, decided_by = ?, decided_at = ?,"
+            " updated_at = ? WHERE thread_id = ? AND interrupt_id = ? AND status = 'pending'",
+            (
+                json.dumps(value),
+                decided_by,
+                time.time(),
+                time.time(),
+                pause.thread_id,
+                pause.interrupt_id,
+            ),
+        )
+        return changed == 1
+
+    async def decision(self, thread_id: str, interrupt_id: str) -> StoredDecision | None:
+        """The decision stored for a pause, if one was taken."""
+        row = await self._database.fetch_one(
+            "SELECT decision, decided_by, decided_at, status FROM pauses"
+            " WHERE thread_id = ? AND interrupt_id = ? AND decision IS NOT NULL",
+            (thread_id, interrupt_id),
+        )
+        if row is None:
+            return None
+        return StoredDecision(
+            json.loads(row["decision"]), row["decided_by"], row["decided_at"], row["status"]
+        )
 
     async def close(self, thread_id: str, interrupt_id: str, status: PauseStatus) -> None:
         """Mark the pause resolved (its answer reached the run) or superseded (the run moved on)."""
-        await self._set_status(thread_id, interrupt_id, status)
-
-    async def claimed(self) -> list[tuple[str, str]]:
-        """Claims left by a process that stopped mid-resume: checked again at start-up."""
-        rows = await self._database.fetch_all(
-            "SELECT thread_id, interrupt_id FROM pauses WHERE status = 'claimed'"
+        await self._database.execute(
+            "UPDATE pauses SET status = ?, updated_at = ? WHERE thread_id = ? AND interrupt_id = ?",
+            (status, time.time(), thread_id, interrupt_id),
         )
-        return [(row["thread_id"], row["interrupt_id"]) for row in rows]
 
     async def waiting_since_before(self, cutoff: float) -> list[Pause]:
         """Pending pauses created before `cutoff` (epoch seconds): candidates for expiry."""
@@ -91,37 +140,31 @@ class PauseBook:
             "SELECT * FROM pauses WHERE status = 'pending' AND created_at < ? ORDER BY created_at",
             (cutoff,),
         )
-        pauses = []
-        for row in rows:
-            payload = json.loads(row["payload"])
-            pauses.append(
-                Pause(
-                    thread_id=row["thread_id"],
-                    interrupt_id=row["interrupt_id"],
-                    kind=row["kind"],
-                    call_id=payload["call_id"],
-                    requested_by=payload["requested_by"],
-                    created_at=row["created_at"],
-                    tool=payload["tool"],
-                    arguments=payload["arguments"],
-                    reason=payload["reason"],
-                    question=payload["question"],
-                )
-            )
-        return pauses
+        return [_pause(row) for row in rows]
 
-    async def _set_status(
-        self,
-        thread_id: str,
-        interrupt_id: str,
-        status: PauseStatus,
-        only_if: PauseStatus | None = None,
-    ) -> bool:
-        sql = (
-            "UPDATE pauses SET status = ?, updated_at = ? WHERE thread_id = ? AND interrupt_id = ?"
-        )
-        params: list[object] = [status, time.time(), thread_id, interrupt_id]
-        if only_if is not None:
-            sql += " AND status = ?"
-            params.append(only_if)
-        return await self._database.execute(sql, params) == 1
+
+def _pause(row: sqlite3.Row) -> Pause:
+    payload = json.loads(row["payload"])
+    return Pause(
+        thread_id=row["thread_id"],
+        interrupt_id=row["interrupt_id"],
+        kind=row["kind"],
+        call_id=payload["call_id"],
+        requested_by=payload["requested_by"],
+        created_at=row["created_at"],
+        tool=payload["tool"],
+        arguments=payload["arguments"],
+        reason=payload["reason"],
+        question=payload["question"],
+    )
+
+
+def _payload(pause: Pause) -> dict[str, Any]:
+    return {
+        "call_id": pause.call_id,
+        "requested_by": pause.requested_by,
+        "tool": pause.tool,
+        "arguments": pause.arguments,
+        "reason": pause.reason,
+        "question": pause.question,
+    }

@@ -5,7 +5,12 @@
         \"\"\"Open a ticket in the team's tracker.\"\"\"
 
 A write tool pauses the run for approval before it runs. A parameter annotated `ToolContext`
-is filled in by the agent (who asked, which thread) and is not shown to the model.
+is filled in by the agent (who asked, which thread, which call) and is not shown to the model.
+
+`idempotent=True` promises that running the tool again with the same `ToolContext.call_id` has no
+further effect (e.g. the call id is a unique key of what it writes). Such a call, cut off by a
+crash after it began, is run again and its real result recorded; any other tool's cut-off call
+is reported as not run and never repeated (agent.ledger).
 """
 
 from __future__ import annotations
@@ -36,7 +41,8 @@ class ToolContext:
 
 @dataclass(frozen=True)
 class Tool:
-    """A callable tool with its JSON schema and whether it needs approval."""
+    """A callable tool with its JSON schema, whether it needs approval, and whether a call cut
+    off by a crash may be run again (`idempotent`: same call id, no further effect)."""
 
     name: str
     description: str
@@ -44,6 +50,7 @@ class Tool:
     write: bool
     arguments_model: type[BaseModel]
     context_parameter: str | None = None
+    idempotent: bool = False
 
     def openai_schema(self) -> dict[str, Any]:
         """The tool as OpenAI-format function declaration (what litellm passes to providers)."""
@@ -83,17 +90,23 @@ class Tool:
         return json.dumps(result, default=str, ensure_ascii=False)
 
 
-def tool(*, write: bool = False, name: str | None = None) -> Callable[[ToolFunction], ToolFunction]:
-    """Mark an async function as a tool; `write=True` means a person approves each call first."""
+def tool(
+    *, write: bool = False, name: str | None = None, idempotent: bool = False
+) -> Callable[[ToolFunction], ToolFunction]:
+    """Mark an async function as a tool; `write=True` means a person approves each call first,
+    `idempotent=True` that a second run with the same call id changes nothing."""
 
     def mark(function: ToolFunction) -> ToolFunction:
-        setattr(function, _MARK, {"write": write, "name": name or function.__name__})
+        options = {"write": write, "name": name or function.__name__, "idempotent": idempotent}
+        setattr(function, _MARK, options)
         return function
 
     return mark
 
 
-def tool_from_function(function: ToolFunction, *, write: bool, name: str | None = None) -> Tool:
+def tool_from_function(
+    function: ToolFunction, *, write: bool, name: str | None = None, idempotent: bool = False
+) -> Tool:
     """Build a Tool from a typed async function, failing with a clear message if it cannot be."""
     label = name or function.__name__
     if not inspect.iscoroutinefunction(function):
@@ -116,7 +129,7 @@ def tool_from_function(function: ToolFunction, *, write: bool, name: str | None 
         default = ... if parameter.default is inspect.Parameter.empty else parameter.default
         fields[parameter.name] = (annotation, default)
     model = create_model(f"{label}_arguments", **fields)
-    return Tool(label, description, function, write, model, context_parameter)
+    return Tool(label, description, function, write, model, context_parameter, idempotent)
 
 
 def tools_in_module(module_name: str) -> list[Tool]:
@@ -128,7 +141,9 @@ def tools_in_module(module_name: str) -> list[Tool]:
             f"AGENT_TOOLS names {module_name!r}, which cannot be imported: {exc}"
         ) from exc
     found = [
-        tool_from_function(value, write=mark["write"], name=mark["name"])
+        tool_from_function(
+            value, write=mark["write"], name=mark["name"], idempotent=mark["idempotent"]
+        )
         for value in vars(module).values()
         if (mark := getattr(value, _MARK, None)) is not None
     ]

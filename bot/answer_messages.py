@@ -43,6 +43,33 @@ class SentMessage:
     shown: Frame | None = None
 
 
+async def answer_pieces(
+    client: AsyncWebClient, calls: BudgetedCalls, channel: str, thread_ts: str, answer_id: str
+) -> list[str]:
+    """ts of the messages an earlier attempt at this answer posted, in piece order.
+
+    Reads the whole thread, page by page: a long thread's answer can be past the first page.
+    """
+    pieces: dict[int, str] = {}
+    cursor: str | None = None
+    while True:
+
+        async def page_after(after: str | None = cursor) -> Any:
+            return await client.conversations_replies(
+                channel=channel, ts=thread_ts, include_all_metadata=True, limit=200, cursor=after
+            )
+
+        page = await calls.must_land("conversations.replies", page_after)
+        for found in page.get("messages") or []:
+            metadata = found.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == PIECE_EVENT and payload.get("stream") == answer_id:
+                pieces[int(payload.get("piece", 0))] = str(found["ts"])
+        cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+        if not cursor:
+            return [pieces[index] for index in sorted(pieces)]
+
+
 class AnswerMessages:
     """Posts, edits and deletes the messages of one answer; `sent` is in thread order."""
 

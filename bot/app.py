@@ -17,6 +17,7 @@ from agent import Agent, ConfigurationError
 from bot import listeners
 from bot.approvers import ApproverPolicy
 from bot.clicks import ClickHandler
+from bot.conversations import Conversations
 from bot.messages import MessageHandler
 from bot.rate_limits import SlackRateLimiter
 from bot.runtime import BotIdentity, BotRuntime
@@ -29,10 +30,11 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Bot:
-    """A ready bot: the Bolt app to feed requests to, and the runtime behind it."""
+    """A ready bot: the Bolt app to feed requests to, the conversations behind it."""
 
     app: AsyncApp
     runtime: BotRuntime
+    conversations: Conversations
     mode: ConnectionMode
 
 
@@ -54,11 +56,19 @@ async def identify(client: AsyncWebClient) -> BotIdentity:
 
 @contextlib.asynccontextmanager
 async def open_bot(settings: BotSettings) -> AsyncIterator[Bot]:
-    """Check settings, connect to Slack and the database; on exit, stop turns and close cleanly."""
+    """Check settings, connect to Slack and the database; close them on exit.
+
+    Listeners run before Slack is acked (`process_before_response`): what they accept is in
+    the inbox by the time Slack hears "received" (DESIGN §4 rule 7).
+    """
     mode = settings.mode()
     assert settings.slack_bot_token is not None  # mode() checked it
     client = AsyncWebClient(
-        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url,
+        # slack_sdk would re-send a call after a dropped connection whether or not Slack got
+        # it, and a card could appear twice: the bot owns its retries (bot.slack_calls).
+        retry_handlers=[],
     )
     identity = await identify(client)
     async with Agent.open(settings) as agent:
@@ -87,13 +97,13 @@ async def open_bot(settings: BotSettings) -> AsyncIterator[Bot]:
             signing_secret=signing_secret.get_secret_value() if signing_secret else None,
             request_verification_enabled=mode == "http",
             logger=bolt_logger,
+            process_before_response=True,
         )
-        listeners.register(app, MessageHandler(runtime), ClickHandler(runtime))
-        try:
-            yield Bot(app, runtime, mode)
-        finally:
-            agent.stop_all()
-            await runtime.tasks.drain(grace_seconds=10)
+        conversations = Conversations(runtime)
+        listeners.register(
+            app, MessageHandler(runtime, conversations), ClickHandler(runtime, conversations)
+        )
+        yield Bot(app, runtime, conversations, mode)
 
 
 def _known_identity(identity: BotIdentity, token: str) -> Callable[..., Awaitable[AuthorizeResult]]:

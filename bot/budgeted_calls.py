@@ -7,6 +7,10 @@ caller of that method waits it out, not just the one that met it. 5xx and connec
 retried a bounded number of times with backoff; anything else is raised as Slack's client raised
 it, so callers keep catching `SlackApiError`.
 
+A connection that fails after the request went out (dropped, timed out) is ambiguous: Slack may
+have applied the call. Retrying it is safe for an edit, or for a post the caller can look up
+first (`recover`); a policy with `retry_ambiguous=False` raises it instead of risking a twin.
+
 A must-land call waits for budget (`acquire`) and retries. A skippable call (a streaming frame
 whose text the next frame carries anyway) goes only if the budget has room right now
 (`try_acquire`) and is dropped, never retried, on a 429 or a transient error.
@@ -33,6 +37,8 @@ _TRANSIENT_ERRORS = frozenset(
 )
 _RATE_LIMIT_ERRORS = frozenset({"ratelimited", "rate_limited"})
 _CONNECTION_ERRORS = (aiohttp.ClientError, TimeoutError)
+_NEVER_SENT = (aiohttp.ClientConnectorError,)
+"""Connection errors raised before the request left: Slack cannot have applied the call."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +48,12 @@ class RetryPolicy:
     max_rate_limited: int = 20
     """429s one call may meet before it gives up."""
     transient_retries: int = 3
-    """5xx or connection errors retried; 0 where a retry could double a post nobody can find."""
+    """5xx or connection errors retried before the last one is raised."""
     retry_backoff: float = 0.5
     """First wait after a 5xx or connection error; doubles on each retry."""
+    retry_ambiguous: bool = True
+    """Retry a connection that failed after the request went out; False where a retry could
+    double a post nobody can find."""
 
 
 ONE_TRY = RetryPolicy(max_rate_limited=0, transient_retries=0)
@@ -76,7 +85,8 @@ class BudgetedCalls:
         """Wait for budget and retry until `send` succeeds; out of tries, raise its last error.
 
         `recover` runs after a transient failure, before the retry: an error can hide a call
-        that landed, and what `recover` finds is returned instead of sending a twin.
+        that landed, and what `recover` finds is returned instead of sending a twin. An error
+        `recover` raises is raised from here: better no retry than a blind one.
         """
         policy = policy or self._policy
         failures = limited = 0
@@ -94,6 +104,8 @@ class BudgetedCalls:
                     raise
                 cause: Exception = error
             except _CONNECTION_ERRORS as error:
+                if not (policy.retry_ambiguous or isinstance(error, _NEVER_SENT)):
+                    raise
                 cause = error
             failures += 1
             if failures > policy.transient_retries:

@@ -54,10 +54,16 @@ class PauseRef:
     @classmethod
     def decode(cls, value: str) -> PauseRef:
         """Raises ValueError on anything that is not a value we wrote."""
-        data = json.loads(value)
+        try:
+            data = json.loads(value)
+        except TypeError as exc:
+            raise ValueError("not a pause reference") from exc
         if not isinstance(data, dict) or not {"t", "i"} <= data.keys():
             raise ValueError("not a pause reference")
-        return cls(str(data["t"]), str(data["i"]))
+        thread_id, interrupt_id = data["t"], data["i"]
+        if not isinstance(thread_id, str) or not isinstance(interrupt_id, str):
+            raise ValueError("not a pause reference")
+        return cls(thread_id, interrupt_id)
 
 
 @dataclass(frozen=True)
@@ -129,9 +135,16 @@ def approval_fallback_text(card: ApprovalCard) -> str:
     return f"Approval needed: {tool_in_words(card.tool)}"
 
 
+QUESTION_LIMIT = 2800
+"""A question's characters shown: its section holds 3,000 with the mention and escapes."""
+
+
 def question_text(asked_of: str, question: str) -> str:
-    """The question, mentioning the person expected to answer."""
-    return f"<@{asked_of}> {escape_mrkdwn(question)}"
+    """The question, mentioning the person expected to answer (a long one is shortened)."""
+    limit = QUESTION_LIMIT
+    while len(shown := escape_mrkdwn(_shorten(question, limit))) > QUESTION_LIMIT:
+        limit = max(1, limit * QUESTION_LIMIT // len(shown) - 1)  # escapes made it longer
+    return f"<@{asked_of}> {shown}"
 
 
 def question_blocks(asked_of: str, question: str, anyone: bool) -> list[Block]:
@@ -145,9 +158,22 @@ def answered_question_blocks(asked_of: str, question: str, note: str) -> list[Bl
     return [_section(question_text(asked_of, question)), _context(note)]
 
 
-def stop_actions(thread_id: str) -> list[Block]:
+def item_value(item_id: int) -> str:
+    """A Stop or Retry button's value: the inbox item it acts on, never just the thread."""
+    return json.dumps({"i": item_id}, separators=(",", ":"))
+
+
+def item_of(value: str) -> int | None:
+    """The inbox item a Stop or Retry button names; None for buttons of older versions."""
+    try:
+        item = json.loads(value).get("i")
+    except (ValueError, AttributeError):
+        return None
+    return item if isinstance(item, int) and not isinstance(item, bool) else None
+
+
+def stop_actions(value: str) -> list[Block]:
     """The Stop button shown under an answer while it streams."""
-    value = json.dumps({"t": thread_id}, separators=(",", ":"))
     return [
         {
             "type": "actions",
@@ -157,16 +183,14 @@ def stop_actions(thread_id: str) -> list[Block]:
     ]
 
 
-def interrupted_blocks(thread_id: str) -> list[Block]:
-    """Marks an answer cut off by a restart, with a way to pick it up again."""
-    value = json.dumps({"t": thread_id}, separators=(",", ":"))
+def retry_actions(value: str) -> list[Block]:
+    """The Retry button under an answer that could not continue on its own."""
     return [
-        _context("⚠️ Interrupted: the bot restarted while writing this answer."),
         {
             "type": "actions",
             "block_id": _block_id("retry"),
             "elements": [_button("Retry", RETRY, value, style="primary")],
-        },
+        }
     ]
 
 

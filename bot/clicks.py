@@ -1,26 +1,27 @@
 """Buttons and modals: Approve, Edit & approve, Deny (with a reason), Show full, Stop, Retry.
 
-Every handler acks first (Slack's 3 s deadline; buttons are not auto-acked, pitfall 12). Then,
-in order: is the pause still the one pending, is the clicker allowed (checked here, on every
-click, pitfall 14), and only then the decision. Modals open right after the ack, while the
-trigger_id is valid. A refused click changes nothing and tells the clicker why, privately.
+Thin translators from Slack payloads to Conversations. Every listener acks; Slack gets the
+answer once the listener returns, so a decision is stored before Slack hears back (DESIGN §4
+rule 8). The order of checks: is the pause still the one pending, is the clicker allowed
+(checked here, on every click, pitfall 14), and only then the decision. Modals open right away,
+while the trigger_id is valid. A refused click changes nothing and tells the clicker why, in a
+message only they see. A payload we cannot read is logged in one line and changes nothing.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 
-from agent import Approve, Deny, Edit, InvalidArguments, Pause, ResumeRefused
+from agent import Approve, Decision, Deny, Edit, InvalidArguments, Pause, ResumeRefused
 from bot import cards
 from bot.approvers import Action
-from bot.decisions import decide
+from bot.conversations import Conversations
+from bot.pause_messages import approval_card
 from bot.runtime import BotRuntime
-from bot.store import SlackPlace, ThreadRef
-from bot.turns import approval_card, render_run
+from bot.store import ThreadRef
 
 logger = logging.getLogger(__name__)
 
@@ -29,17 +30,18 @@ Body = dict[str, Any]
 REFUSALS = {
     "already_handled": "Someone already answered this request; nothing more will run from it.",
     "stale": "This request is no longer pending: the conversation has moved on.",
-    "not_paused": "This request is no longer pending: the conversation has moved on.",
     "unknown_thread": "I can't find the conversation this button belongs to.",
     "wrong_kind": "That answer doesn't fit this request.",
 }
+OLD_BUTTON = "This button is from an earlier version of the bot; ask again in the thread."
 
 
 class ClickHandler:
     """Bolt listeners for the card's buttons and modals."""
 
-    def __init__(self, runtime: BotRuntime) -> None:
+    def __init__(self, runtime: BotRuntime, conversations: Conversations) -> None:
         self._runtime = runtime
+        self._conversations = conversations
 
     # --- buttons ----------------------------------------------------------------------------
 
@@ -49,7 +51,7 @@ class ClickHandler:
         checked = await self._check(body, "approve")
         if checked is not None:
             ref, pause = checked
-            self._decide_later(body, ref, pause, Approve())
+            await self._decide(body, ref, pause.interrupt_id, Approve())
 
     async def on_deny(self, ack: AsyncAck, body: Body) -> None:
         """Open the reason modal; the decision is made when it is submitted."""
@@ -65,8 +67,7 @@ class ClickHandler:
         if checked is None:
             return
         pause = checked[1]
-        tool = self._runtime.agent.toolbox.get(pause.tool or "")
-        schema = tool.openai_schema()["function"]["parameters"] if tool else {}
+        schema = self._runtime.agent.tool_schema(pause.tool or "") or {}
         await self._open(body, cards.edit_modal(self._card(pause), schema))
 
     async def on_view_arguments(self, ack: AsyncAck, body: Body) -> None:
@@ -77,62 +78,54 @@ class ClickHandler:
             await self._open(body, cards.arguments_modal(self._card(checked[1])))
 
     async def on_stop(self, ack: AsyncAck, body: Body) -> None:
-        """Stop a streaming answer: its starter or an approver may."""
+        """Stop the streaming answer this button belongs to: its starter or an approver may."""
         await ack()
-        runtime = self._runtime
-        clicker = body["user"]["id"]
-        thread_id = _thread_of(body)
-        started_by = runtime.running_turns.get(thread_id or "")
-        if thread_id is None or started_by is None:
-            await self._tell(body, "This answer has already finished.")
-            return
-        verdict = await runtime.approvers.check(clicker, started_by, "stop")
-        if not verdict.allowed:
-            await self._tell(body, verdict.explanation)
-            return
-        runtime.agent.stop(thread_id)
+        item = cards.item_of(_button_value(body))
+        refusal = (
+            "This answer has already finished."
+            if item is None
+            else await self._conversations.stop(item, _clicker(body))
+        )
+        if refusal is not None:
+            await self._tell(body, refusal)
 
     async def on_retry(self, ack: AsyncAck, body: Body) -> None:
-        """Continue a run a restart cut short, from its last checkpoint."""
+        """Continue an answer that stopped after two interruptions in a row."""
         await ack()
-        runtime = self._runtime
-        thread_id = _thread_of(body)
-        ref = await self._runtime.store.conversation(thread_id) if thread_id else None
-        if ref is None:
-            await self._tell(body, REFUSALS["unknown_thread"])
-            return
-        message = body.get("message") or {}
-        blocks = [b for b in message.get("blocks", []) if b.get("type") != "actions"]
-        await runtime.slack.update(
-            body["channel"]["id"], message.get("ts", ""), message.get("text", ""), blocks
+        item = cards.item_of(_button_value(body))
+        refusal = (
+            OLD_BUTTON if item is None else await self._conversations.retry(item, _clicker(body))
         )
-        user = body["user"]["id"]
-        runtime.tasks.submit(
-            lambda: render_run(runtime, ref, runtime.agent.retry(ref.thread_id), user),
-            key=ref.thread_id,
-            name=f"retry {ref.thread_id}",
-        )
+        if refusal is not None:
+            await self._tell(body, refusal)
 
     # --- modals -----------------------------------------------------------------------------
 
     async def on_deny_submitted(self, ack: AsyncAck, body: Body) -> None:
         """Deny with the optional reason; the modal closes at once."""
         await ack()
-        view = body["view"]
-        ref = cards.PauseRef.decode(view["private_metadata"])
-        reason = view["state"]["values"].get("reason", {}).get("reason", {}).get("value")
-        await self._decide_submitted(body, ref, Deny((reason or "").strip() or None), "deny")
+        view = body.get("view") or {}
+        try:
+            ref = cards.PauseRef.decode(view["private_metadata"])
+            reason = view["state"]["values"].get("reason", {}).get("reason", {}).get("value")
+        except (KeyError, TypeError, ValueError, AttributeError):
+            logger.warning("ignored a deny submission we could not read")
+            return
+        reason = reason.strip() if isinstance(reason, str) else ""
+        await self._decide_submitted(body, ref, Deny(reason or None), "deny")
 
     async def on_edit_submitted(self, ack: AsyncAck, body: Body) -> None:
         """Validate against the tool's schema: errors stay in the modal; else approve as edited."""
-        view = body["view"]
-        ref, arguments, errors = cards.parse_edit_submission(view)
+        try:
+            ref, arguments, errors = cards.parse_edit_submission(body["view"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            logger.warning("ignored an edit submission we could not read")
+            await ack()
+            return
         pause = await self._runtime.agent.pending(ref.thread_id)
         if not errors and pause is not None and pause.interrupt_id == ref.interrupt_id:
-            tool = self._runtime.agent.toolbox.get(pause.tool or "")
             try:
-                if tool is not None:
-                    tool.validate(arguments)
+                self._runtime.agent.validate_arguments(pause.tool or "", arguments)
             except InvalidArguments as invalid:
                 errors = {
                     f"arg:{name.split('.')[0]}": message for name, message in invalid.errors.items()
@@ -148,9 +141,9 @@ class ClickHandler:
     async def _check(self, body: Body, action: Action | None) -> tuple[ThreadRef, Pause] | None:
         """The pause this button answers, if it is still pending and the clicker may act."""
         try:
-            pause_ref = cards.PauseRef.decode(body["actions"][0]["value"])
-        except (KeyError, IndexError, ValueError):
-            logger.warning("ignored a click with a value we did not write: %s", body.get("actions"))
+            pause_ref = cards.PauseRef.decode(_button_value(body))
+        except ValueError:
+            logger.warning("ignored a click with a value we did not write")
             return None
         return await self._check_ref(body, pause_ref, action)
 
@@ -158,12 +151,13 @@ class ClickHandler:
         self, body: Body, pause_ref: cards.PauseRef, action: Action | None
     ) -> tuple[ThreadRef, Pause] | None:
         runtime = self._runtime
-        clicker = body["user"]["id"]
-        ref = await self._runtime.store.conversation(pause_ref.thread_id)
+        clicker = _clicker(body)
+        ref = await runtime.store.conversation(pause_ref.thread_id)
         pause = await runtime.agent.pending(pause_ref.thread_id)
         if ref is None or pause is None or pause.interrupt_id != pause_ref.interrupt_id:
-            await self._refuse(body, pause_ref, clicker, "no longer pending", REFUSALS["stale"])
-            await self._retire_card(body)
+            explanation = await self._explain(pause_ref, "stale")
+            await self._refuse(body, pause_ref, clicker, "no longer pending", explanation)
+            self._retire_card(body)
             return None
         if action is not None:
             verdict = await runtime.approvers.check(clicker, pause.requested_by, action)
@@ -172,39 +166,40 @@ class ClickHandler:
                 return None
         return ref, pause
 
-    def _decide_later(self, body: Body, ref: ThreadRef, pause: Pause, decision: Any) -> None:
-        clicker = body["user"]["id"]
-
-        card = _card_place(body, ref)
-
-        async def job() -> None:
-            refused = await decide(self._runtime, ref, pause.interrupt_id, decision, clicker, card)
-            if refused is not None:
-                await self._refuse(
-                    body,
-                    cards.PauseRef(ref.thread_id, pause.interrupt_id),
-                    clicker,
-                    refused.reason,
-                    await self._explain(refused, ref.thread_id, pause.interrupt_id),
-                )
-
-        self._runtime.tasks.submit(job, key=ref.thread_id, name=f"decide {pause.interrupt_id}")
+    async def _decide(
+        self,
+        body: Body,
+        ref: ThreadRef,
+        interrupt_id: str,
+        decision: Decision,
+    ) -> None:
+        """Store the decision with the work that applies it; the card says so once it runs."""
+        clicker = _clicker(body)
+        refused = await self._conversations.accept_decision(
+            ref.thread_id, interrupt_id, decision, clicker
+        )
+        if refused is not None:
+            pause_ref = cards.PauseRef(ref.thread_id, interrupt_id)
+            explanation = await self._explain(pause_ref, refused.reason, refused)
+            await self._refuse(body, pause_ref, clicker, refused.reason, explanation)
 
     async def _decide_submitted(
-        self, body: Body, pause_ref: cards.PauseRef, decision: Any, action: Action
+        self, body: Body, pause_ref: cards.PauseRef, decision: Decision, action: Action
     ) -> None:
         checked = await self._check_ref(body, pause_ref, action)
         if checked is not None:
-            self._decide_later(body, checked[0], checked[1], decision)
+            await self._decide(body, checked[0], pause_ref.interrupt_id, decision)
 
-    async def _explain(self, refused: ResumeRefused, thread_id: str, interrupt_id: str) -> str:
-        decided = await self._runtime.store.decision_for(thread_id, interrupt_id)
+    async def _explain(
+        self, ref: cards.PauseRef, reason: str, refused: ResumeRefused | None = None
+    ) -> str:
+        decided = await self._runtime.store.decision_for(ref.thread_id, ref.interrupt_id)
         if decided is not None:
             action, actor = decided
             if action == "expired":
                 return "This request expired before anyone decided; nothing ran."
             return f"This request was already {action} by <@{actor}>."
-        return REFUSALS.get(refused.reason, str(refused))
+        return REFUSALS.get(reason, str(refused) if refused else REFUSALS["stale"])
 
     async def _refuse(
         self, body: Body, ref: cards.PauseRef, clicker: str, why: str, explanation: str
@@ -216,65 +211,62 @@ class ClickHandler:
             actor=clicker,
             detail=why,
         )
-        await self._tell(body, explanation)
+        await self._tell(body, explanation, ref.thread_id)
 
-    async def _retire_card(self, body: Body) -> None:
+    def _retire_card(self, body: Body) -> None:
         """A stale card must not keep live buttons (pitfall 13)."""
         message = body.get("message") or {}
         blocks = message.get("blocks") or []
-        if not any(block.get("type") == "actions" for block in blocks):
+        channel = (body.get("channel") or {}).get("id")
+        if not channel or not any(block.get("type") == "actions" for block in blocks):
             return
         kept = [block for block in blocks if block.get("type") != "actions"]
         kept.append(
-            {
-                "type": "context",
-                "elements": [{"type": "mrkdwn", "text": "No longer pending."}],
-            }
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": "No longer pending."}]}
         )
-        try:
-            await self._runtime.slack.update(
-                body["channel"]["id"], message["ts"], message.get("text", ""), kept
-            )
-        except Exception:
-            logger.warning("could not retire a stale card", exc_info=True)
+        slack = self._runtime.slack
+
+        async def retire() -> None:
+            await slack.update(channel, str(message["ts"]), str(message.get("text", "")), kept)
+
+        self._runtime.tasks.submit(retire, name="retire a stale card")
 
     async def _open(self, body: Body, view: dict[str, Any]) -> None:
-        await self._runtime.client.views_open(trigger_id=body["trigger_id"], view=view)
-
-    async def _tell(self, body: Body, text: str) -> None:
-        channel = (body.get("channel") or {}).get("id") or (body.get("view") or {}).get("id")
-        message = body.get("message") or {}
-        if channel is None:
-            channel = await self._channel_of_view(body)
-        if channel is None:
-            logger.info("refused %s without a channel to tell them: %s", body["user"]["id"], text)
+        trigger_id = body.get("trigger_id")
+        if not isinstance(trigger_id, str):
+            logger.warning("a click without a trigger_id: no form to open")
             return
-        await self._runtime.slack.ephemeral(
-            channel, body["user"]["id"], text, message.get("thread_ts") or message.get("ts")
-        )
+        await self._runtime.client.views_open(trigger_id=trigger_id, view=view)
 
-    async def _channel_of_view(self, body: Body) -> str | None:
-        try:
-            metadata = json.loads(body["view"]["private_metadata"])
-        except (KeyError, ValueError, TypeError):
-            return None
-        ref = await self._runtime.store.conversation(str(metadata.get("t")))
-        return ref.channel if ref else None
+    async def _tell(self, body: Body, text: str, thread_id: str | None = None) -> None:
+        """Tell the clicker privately where they clicked (a modal: in its conversation)."""
+        channel = (body.get("channel") or {}).get("id")
+        message = body.get("message") or {}
+        thread_ts = message.get("thread_ts") or message.get("ts")
+        if not channel and thread_id is not None:
+            ref = await self._runtime.store.conversation(thread_id)
+            if ref is not None:
+                channel, thread_ts = ref.channel, ref.thread_ts
+        if not channel:
+            logger.info("refused %s without a channel to tell them: %s", _clicker(body), text)
+            return
+        slack, user = self._runtime.slack, _clicker(body)
+
+        async def tell() -> None:
+            await slack.ephemeral(str(channel), user, text, thread_ts)
+
+        self._runtime.tasks.submit(tell, name="tell a clicker")
 
     def _card(self, pause: Pause) -> cards.ApprovalCard:
-        return approval_card(self._runtime, pause)
+        return approval_card(self._runtime.settings, pause)
 
 
-def _card_place(body: Body, ref: ThreadRef) -> SlackPlace | None:
-    """Where the clicked card is, from the click itself (None for modal submissions)."""
-    container = body.get("container") or {}
-    if container.get("type") != "message" or not container.get("message_ts"):
-        return None
-    return SlackPlace(ref.channel, ref.thread_ts, str(container["message_ts"]))
+def _clicker(body: Body) -> str:
+    return str((body.get("user") or {}).get("id") or "")
 
 
-def _thread_of(body: Body) -> str | None:
+def _button_value(body: Body) -> str:
     try:
-        return str(json.loads(body["actions"][0]["value"])["t"])
-    except (KeyError, IndexError, ValueError, TypeError):
-        return None
+        return str(body["actions"][0]["value"])
+    except (KeyError, IndexError, TypeError):
+        return ""

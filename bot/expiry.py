@@ -1,25 +1,27 @@
-"""Expire pauses nobody answered in time, driven from the database so it survives restarts."""
+"""Expire pauses nobody answered in time, driven from the database so it survives restarts.
+
+An expiry is a decision like a click: stored first-wins with the inbox item that applies it,
+so a pause decided at the last second is never also expired.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 
 from agent import Expire
-from bot.decisions import decide
+from bot.conversations import Conversations
 from bot.runtime import BotRuntime
-from bot.store import ThreadRef
 
 logger = logging.getLogger(__name__)
 
 
 class ExpirySweeper:
-    """Finds pauses older than APPROVAL_TTL_SECONDS and resumes them as expired."""
+    """Finds pauses older than APPROVAL_TTL_SECONDS and decides them as expired."""
 
-    def __init__(self, runtime: BotRuntime) -> None:
+    def __init__(self, runtime: BotRuntime, conversations: Conversations) -> None:
         self._runtime = runtime
-        self._in_flight: set[str] = set()
+        self._conversations = conversations
 
     def interval(self) -> float:
         """How often to look: often enough to be on time, rarely enough to cost nothing."""
@@ -35,29 +37,15 @@ class ExpirySweeper:
             await asyncio.sleep(self.interval())
 
     async def sweep(self) -> int:
-        """Queue every overdue pause for expiry; returns how many were queued."""
+        """Decide every overdue pause as expired; returns how many were."""
         runtime = self._runtime
-        queued = 0
+        expired = 0
         for pause in await runtime.agent.expired_pauses(runtime.settings.approval_ttl_seconds):
-            if pause.interrupt_id in self._in_flight:
-                continue
-            ref = await runtime.store.conversation(pause.thread_id)
-            if ref is None:
-                logger.warning("pause %s has no Slack thread; cannot expire it", pause.interrupt_id)
-                continue
-            self._in_flight.add(pause.interrupt_id)
-            runtime.tasks.submit(
-                functools.partial(self._expire, ref, pause.interrupt_id),
-                key=pause.thread_id,
-                name=f"expire {pause.interrupt_id}",
+            refused = await self._conversations.accept_decision(
+                pause.thread_id, pause.interrupt_id, Expire(), None
             )
-            queued += 1
-        return queued
-
-    async def _expire(self, ref: ThreadRef, interrupt_id: str) -> None:
-        try:
-            refused = await decide(self._runtime, ref, interrupt_id, Expire(), actor=None)
-            if refused is not None:
-                logger.info("pause %s was decided before it expired", interrupt_id)
-        finally:
-            self._in_flight.discard(interrupt_id)
+            if refused is None:
+                expired += 1
+            else:
+                logger.info("pause %s was decided before it expired", pause.interrupt_id)
+        return expired

@@ -38,6 +38,5 @@ class BotRuntime:
     slack: SlackCalls
     approvers: ApproverPolicy
     tasks: TaskSupervisor = field(default_factory=TaskSupervisor)
+    """Work that need not survive a crash (telling someone a click was refused)."""
     streamer_settings: StreamerSettings = field(default_factory=StreamerSettings)
-    running_turns: dict[str, str] = field(default_factory=dict)
-    """thread_id → the user whose turn is streaming there (who may press Stop)."""

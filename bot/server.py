@@ -20,7 +20,6 @@ from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
 from bot.app import Bot, open_bot
 from bot.expiry import ExpirySweeper
-from bot.recovery import mark_interrupted_turns
 from bot.settings import BotSettings
 
 logger = logging.getLogger(__name__)
@@ -36,7 +35,7 @@ class RunningBot:
     url: str
 
 
-def web_app(bot: Bot, ready: asyncio.Event) -> web.Application:
+def web_app(bot: Bot, ready: asyncio.Event, draining: asyncio.Event) -> web.Application:
     """The HTTP endpoints; events only in HTTP mode (Socket Mode needs no public endpoint)."""
 
     async def events(request: web.Request) -> web.StreamResponse:
@@ -51,8 +50,14 @@ def web_app(bot: Bot, ready: asyncio.Event) -> web.Application:
         return await to_aiohttp_response(response)
 
     async def healthz(_: web.Request) -> web.Response:
+        """200 once ready; 503 while starting and while draining, so a balancer moves on."""
         healthy = ready.is_set()
-        body = {"ok": healthy, "mode": bot.mode, "running_jobs": bot.runtime.tasks.running}
+        body = {
+            "ok": healthy,
+            "state": "ready" if healthy else ("draining" if draining.is_set() else "starting"),
+            "mode": bot.mode,
+            "running_jobs": bot.conversations.running + bot.runtime.tasks.running,
+        }
         return web.json_response(body, status=200 if healthy else 503, dumps=json.dumps)
 
     app = web.Application()
@@ -64,10 +69,17 @@ def web_app(bot: Bot, ready: asyncio.Event) -> web.Application:
 
 @contextlib.asynccontextmanager
 async def serve(settings: BotSettings) -> AsyncIterator[RunningBot]:
-    """Start everything; on exit stop taking work, let turns end, close the database."""
-    ready = asyncio.Event()
+    """Start everything; on exit drain (DESIGN §4 rule 10) and close the database.
+
+    Start-up reconciles before the first request is taken: what the last process left is
+    queued and every pause has its card. A shutdown stops taking work at once (`/healthz`
+    503, Socket Mode disconnected) but keeps accepting what still arrives over HTTP into the
+    inbox, for the next process; running answers get SHUTDOWN_GRACE_SECONDS to finish.
+    """
+    ready, draining = asyncio.Event(), asyncio.Event()
     async with open_bot(settings) as bot:
-        runner = web.AppRunner(web_app(bot, ready), access_log=None, shutdown_timeout=2)
+        await bot.conversations.prepare()
+        runner = web.AppRunner(web_app(bot, ready, draining), access_log=None, shutdown_timeout=2)
         await runner.setup()
         site = web.TCPSite(runner, settings.host, settings.port)
         await site.start()
@@ -79,8 +91,9 @@ async def serve(settings: BotSettings) -> AsyncIterator[RunningBot]:
                 bot.app, settings.slack_app_token.get_secret_value()
             )
             await socket_handler.connect_async()  # type: ignore[no-untyped-call]
-        await mark_interrupted_turns(bot.runtime)
-        sweeper = asyncio.create_task(ExpirySweeper(bot.runtime).run_forever(), name="expiry")
+        bot.conversations.start()
+        sweeper = ExpirySweeper(bot.runtime, bot.conversations)
+        sweeping = asyncio.create_task(sweeper.run_forever(), name="expiry")
         # Start-up leaves a large heap that lives as long as the process (litellm, pydantic,
         # the graph). Freezing it keeps full collections from rescanning it while answers
         # stream: they had grown to pauses of 0.7 s that delayed acks (bench, 30 answers).
@@ -93,10 +106,11 @@ async def serve(settings: BotSettings) -> AsyncIterator[RunningBot]:
             yield RunningBot(bot, f"http://{host}:{port}")
         finally:
             ready.clear()
-            sweeper.cancel()
+            draining.set()
+            sweeping.cancel()
             if socket_handler is not None:
                 await socket_handler.close_async()  # type: ignore[no-untyped-call]
+            await bot.conversations.drain(settings.shutdown_grace_seconds)
+            await bot.runtime.tasks.drain(grace_seconds=2)
             await site.stop()
-            bot.runtime.agent.stop_all()
-            await bot.runtime.tasks.drain(grace_seconds=10)
             await runner.cleanup()

@@ -30,6 +30,7 @@ class BotSettings(AgentSettings):
     approval_ttl_seconds: float = Field(default=3600.0, gt=0)
     ask_human_responders: Literal["requester", "anyone"] = "requester"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    shutdown_grace_seconds: float = Field(default=20.0, ge=0)
 
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", mode="before")
     @classmethod

@@ -1,5 +1,5 @@
 """The bot's own tables, in the agent's database: which Slack threads are conversations, where
-each pause's card or question was posted, which answers were streaming, and the decision audit.
+each pause's card or question was posted, and the decision audit.
 
 Everything a click or a restart needs lives here, not in memory.
 """
@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from agent.database import Database
+from agent import Database, Transaction
 
 TABLES = (
     """CREATE TABLE IF NOT EXISTS slack_conversations (
@@ -32,16 +32,6 @@ TABLES = (
         requested_by TEXT NOT NULL,
         created_at REAL NOT NULL,
         PRIMARY KEY (thread_id, interrupt_id)
-    )""",
-    """CREATE TABLE IF NOT EXISTS slack_turns (
-        turn_id TEXT PRIMARY KEY,
-        thread_id TEXT NOT NULL,
-        channel TEXT NOT NULL,
-        thread_ts TEXT NOT NULL,
-        message_ts TEXT NOT NULL,
-        started_by TEXT NOT NULL,
-        status TEXT NOT NULL,
-        started_at REAL NOT NULL
     )""",
     """CREATE TABLE IF NOT EXISTS audit (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -80,16 +70,6 @@ class SlackPlace:
     message_ts: str
 
 
-@dataclass(frozen=True)
-class StreamingTurn:
-    """An answer that was streaming when the process stopped."""
-
-    turn_id: str
-    thread_id: str
-    place: SlackPlace
-    started_by: str
-
-
 def arguments_hash(arguments: dict[str, Any]) -> str:
     """A stable fingerprint of the exact arguments that ran (canonical JSON, SHA-256)."""
     canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -106,13 +86,10 @@ class BotStore:
         """Idempotent: run at every start."""
         await self.database.create_tables(TABLES)
 
-    async def claim(self, kind: str, key: str) -> bool:
-        """First-wins, durable: used to process each event and each message once."""
-        return await self.database.claim(kind, key, time.time())
-
-    async def remember_conversation(self, ref: ThreadRef) -> None:
+    @staticmethod
+    async def remember_conversation(transaction: Transaction, ref: ThreadRef) -> None:
         """The bot answers in this Slack thread: later replies there continue it."""
-        await self.database.execute(
+        await transaction.execute(
             "INSERT OR IGNORE INTO slack_conversations VALUES (?, ?, ?, ?, ?)",
             (ref.thread_id, ref.team_id, ref.channel, ref.thread_ts, time.time()),
         )
@@ -159,44 +136,6 @@ class BotStore:
         )
         return SlackPlace(row["channel"], row["thread_ts"], row["message_ts"]) if row else None
 
-    async def turn_started(
-        self, turn_id: str, thread_id: str, place: SlackPlace, started_by: str
-    ) -> None:
-        """An answer began streaming into `place`."""
-        await self.database.execute(
-            "INSERT INTO slack_turns VALUES (?, ?, ?, ?, ?, ?, 'streaming', ?)",
-            (
-                turn_id,
-                thread_id,
-                place.channel,
-                place.thread_ts,
-                place.message_ts,
-                started_by,
-                time.time(),
-            ),
-        )
-
-    async def turn_ended(self, turn_id: str) -> None:
-        """The answer's final text landed."""
-        await self.database.execute(
-            "UPDATE slack_turns SET status = 'done' WHERE turn_id = ?", (turn_id,)
-        )
-
-    async def interrupted_turns(self) -> list[StreamingTurn]:
-        """Answers left streaming by a process that stopped without finishing them."""
-        rows = await self.database.fetch_all(
-            "SELECT * FROM slack_turns WHERE status = 'streaming' ORDER BY started_at"
-        )
-        return [
-            StreamingTurn(
-                row["turn_id"],
-                row["thread_id"],
-                SlackPlace(row["channel"], row["thread_ts"], row["message_ts"]),
-                row["started_by"],
-            )
-            for row in rows
-        ]
-
     async def audit(
         self,
         *,
@@ -235,7 +174,19 @@ class BotStore:
         """(action, actor) of the decision recorded for a pause, if any."""
         row = await self.database.fetch_one(
             "SELECT action, actor FROM audit WHERE thread_id = ? AND interrupt_id = ?"
-            " AND action != 'refused' ORDER BY id LIMIT 1",
+            f" AND action NOT IN {_NOT_DECISIONS} ORDER BY id LIMIT 1",
             (thread_id, interrupt_id),
         )
         return (row["action"], row["actor"]) if row else None
+
+    async def audited(self, thread_id: str, interrupt_id: str, action: str) -> bool:
+        """Whether this action on this pause is in the audit already (a re-run writes it once)."""
+        row = await self.database.fetch_one(
+            "SELECT 1 FROM audit WHERE thread_id = ? AND interrupt_id = ? AND action = ?",
+            (thread_id, interrupt_id, action),
+        )
+        return row is not None
+
+
+_NOT_DECISIONS = "('refused', 'ran')"
+"""Audit actions that record something other than a decision."""

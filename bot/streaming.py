@@ -25,14 +25,16 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answer_blocks import MAX_ACTION_BLOCKS, AnswerFrames, Block, Display, Frame
-from bot.answer_messages import AnswerMessages, StreamError
+from bot.answer_messages import AnswerMessages, SentMessage, StreamError
 from bot.budgeted_calls import BudgetedCalls, RetryPolicy
+from bot.formatting import escape_mrkdwn
 from bot.rate_limits import SlackRateLimiter
 from bot.splitting import MESSAGE_LIMIT
 
@@ -77,7 +79,11 @@ class MessageStreamer:
         limiter: SlackRateLimiter,
         settings: StreamerSettings | None = None,
         logger: logging.Logger | None = None,
+        answer_id: str | None = None,
+        adopt: Sequence[str] = (),
     ) -> None:
+        """`answer_id` tags every message of the answer; `adopt` lists messages an earlier
+        attempt at the same answer posted (in order): they are edited, never posted again."""
         self._limiter = limiter
         self._settings = settings or StreamerSettings()
         self._log = logger or logging.getLogger(__name__)
@@ -86,7 +92,7 @@ class MessageStreamer:
             transient_retries=self._settings.transient_retries,
             retry_backoff=self._settings.retry_backoff,
         )
-        self._id = uuid.uuid4().hex[:10]
+        self._id = answer_id or uuid.uuid4().hex[:10]
         self._messages = AnswerMessages(
             client,
             BudgetedCalls(limiter, policy, self._log),
@@ -95,6 +101,7 @@ class MessageStreamer:
             answer_id=self._id,
             logger=self._log,
         )
+        self._messages.sent.extend(SentMessage(ts) for ts in adopt)
         self._state: State = "idle"
         self._text = ""
         self._layout = AnswerFrames(self._settings.message_limit)
@@ -131,12 +138,15 @@ class MessageStreamer:
         return self._text
 
     async def start(self, status: str = "Thinking…") -> None:
-        """Post the first message, showing `status`, at once."""
+        """Post the first message (or edit an adopted one), showing `status`, at once."""
         if self._state != "idle":
             raise StreamStateError(f"cannot start: stream is {self._state}")
         self._display.placeholder = status
         try:
-            await self._messages.post(0, self._frames()[0])
+            if self._messages.sent:
+                await self._messages.update(self._messages.sent[0], self._frames()[0], skippable=False)
+            else:
+                await self._messages.post(0, self._frames()[0])
         except StreamError:
             self._state = "failed"
             raise
@@ -169,18 +179,25 @@ class MessageStreamer:
         self._display.actions = [dict(block) for block in blocks] if blocks else None
         self._wake.set()
 
-    async def finish(self, final_text: str | None = None, footer: str | None = None) -> None:
-        """Land the whole text (ours, or `final_text`), drop status and actions, add `footer`.
+    async def finish(
+        self,
+        final_text: str | None = None,
+        footer: str | None = None,
+        actions: list[Block] | None = None,
+    ) -> None:
+        """Land the whole text (ours, or `final_text`), drop status and live actions, add
+        `footer` (our own mrkdwn) and the final `actions` (a Retry button), if any.
 
         Returns when every message shows its final content. Raises StreamError if Slack refused
         an edit for good (the other messages still get theirs) or a post (later pieces would
         lose their order, so they are not posted).
         """
+        self._display.final_actions = [dict(block) for block in actions] if actions else None
         await self._end(final_text, footer, "finished")
 
     async def fail(self, message: str, reference: str | None = None) -> None:
         """Finish with an error line; with no text yet, the status message becomes that line."""
-        line = f"⚠️ {message}" + (f" (ref {reference})" if reference else "")
+        line = f"⚠️ {escape_mrkdwn(message)}" + (f" (ref {reference})" if reference else "")
         await self._end(None, line, "failed")
 
     async def aclose(self) -> None:

@@ -1,8 +1,9 @@
-"""Background work the bot owns: kept referenced, ordered per conversation, drained at shutdown.
+"""Background work the bot owns that need not survive a crash: kept referenced, drained at exit.
 
-Bolt starts listener bodies without keeping a reference (pitfall 11), so anything that outlives
-the ack goes through here: it cannot be garbage-collected mid-run, turns in one thread run one
-after another in arrival order, and shutdown can wait for all of it.
+Bolt starts listener bodies without keeping a reference (pitfall 11), and a task nobody holds
+can be garbage-collected mid-run. Work that must survive a crash goes through the inbox
+(bot.conversations); what is left (telling a clicker their click was refused, retiring a stale
+card's buttons) runs here, after the listener returns, so the ack does not wait on it.
 """
 
 from __future__ import annotations
@@ -17,21 +18,16 @@ Job = Callable[[], Awaitable[None]]
 
 
 class TaskSupervisor:
-    """Runs jobs in the background; jobs sharing a key run in the order they were submitted."""
+    """Runs jobs in the background and can wait for them."""
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
-        self._tails: dict[str, asyncio.Task[None]] = {}
 
-    def submit(self, job: Job, *, key: str | None = None, name: str = "job") -> asyncio.Task[None]:
-        """Start `job`; with a key, only after the previous job of that key has ended."""
-        previous = self._tails.get(key) if key is not None else None
-        task = asyncio.create_task(self._run(job, previous, name), name=name)
+    def submit(self, job: Job, *, name: str = "job") -> asyncio.Task[None]:
+        """Start `job` now."""
+        task = asyncio.create_task(self._run(job, name), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        if key is not None:
-            self._tails[key] = task
-            task.add_done_callback(lambda done: self._forget(key, done))
         return task
 
     async def drain(self, grace_seconds: float) -> None:
@@ -46,20 +42,14 @@ class TaskSupervisor:
 
     @property
     def running(self) -> int:
-        """How many jobs are running or waiting their turn."""
+        """How many jobs are running."""
         return len(self._tasks)
 
     @staticmethod
-    async def _run(job: Job, previous: asyncio.Task[None] | None, name: str) -> None:
-        if previous is not None:
-            await asyncio.wait({previous})
+    async def _run(job: Job, name: str) -> None:
         try:
             await job()
         except asyncio.CancelledError:
             raise
         except Exception:
             logger.exception("background job %s failed", name)
-
-    def _forget(self, key: str, task: asyncio.Task[None]) -> None:
-        if self._tails.get(key) is task:
-            del self._tails[key]

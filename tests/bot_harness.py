@@ -44,8 +44,11 @@ class SlackBot:
         return self.running.bot.runtime
 
     async def idle(self, timeout: float = 10) -> None:
-        """Wait until the bot has no background work left."""
-        await self.slack.wait_until(lambda: self.runtime.tasks.running == 0, timeout=timeout)
+        """Wait until the bot has no work left: its inbox is idle, nothing in the background."""
+        conversations = self.running.bot.conversations
+        await self.slack.wait_until(
+            lambda: conversations.idle and self.runtime.tasks.running == 0, timeout=timeout
+        )
 
     async def say(
         self, user: str, channel: str, text: str, *, thread_ts: str | None = None

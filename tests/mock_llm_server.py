@@ -9,6 +9,7 @@ and streams that stall. Replies are scripted with `enqueue`; when the queue is e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections import deque
@@ -38,7 +39,10 @@ class Reply:
     stream starts normally and, after that many chunks, sends an OpenAI-style error event and ends
     (what a provider does when it fails mid-answer). `stall_after_chunks` stops sending (without
     closing) after that many chunks. `tokens_per_second` paces chunks like a real model;
-    `delay_per_chunk` adds a fixed pause before each chunk.
+    `delay_per_chunk` adds a fixed pause before each chunk. `delay_before_headers` holds the
+    response back entirely (a provider slow to accept the call); `delay_first_chunk` sends the
+    headers at once and then waits before the first chunk (a slow first token). Both delays end
+    early when the server closes.
     """
 
     text: str = ""
@@ -53,6 +57,8 @@ class Reply:
     interleave_tool_calls: bool = False
     repeat_tool_call_id: bool = False
     omit_tool_call_index: bool = False
+    delay_before_headers: float = 0.0
+    delay_first_chunk: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -152,7 +158,11 @@ class MockLLMServer:
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
+        if not await self._paused(reply.delay_before_headers):
+            return response
         await response.prepare(request)
+        if not await self._paused(reply.delay_first_chunk):
+            return response
         pace = reply.tokens_per_second or self.tokens_per_second
         created = int(time.time())
         for sent, delta in enumerate(_deltas(reply, number)):
@@ -187,6 +197,13 @@ class MockLLMServer:
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
+
+    async def _paused(self, seconds: float) -> bool:
+        """Sleep; false when the server closed meanwhile (a test's teardown never waits on it)."""
+        if seconds > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), seconds)
+        return not self._closing.is_set()
 
 
 def _pieces(text: str, size: int) -> list[str]:

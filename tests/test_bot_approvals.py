@@ -89,7 +89,9 @@ async def test_double_and_concurrent_clicks_write_once(tmp_path: Path) -> None:
         decided = [
             row for row in await bot.runtime.store.audit_rows() if row["action"] != "refused"
         ]
-        assert [row["action"] for row in decided] == ["approved"]
+        assert [row["action"] for row in decided] == ["approved", "ran"]  # once each
+        approved, ran = decided
+        assert approved["arguments_sha256"] == ran["arguments_sha256"]  # what ran was approved
 
 
 async def test_deny_with_a_reason_reaches_the_model(tmp_path: Path) -> None:

@@ -59,7 +59,7 @@ async def test_three_429s_mid_answer_lose_and_repeat_nothing(
         said, _ = await bot.slack.user_says("UALICE", CHANNEL, "<@UBOT> talk to me")
         await bot.wait_for(lambda: len(bot.slack.calls_to("chat.update")) >= 2)
         bot.slack.fail_next("chat.update", status=429, retry_after=1, times=3)
-        await bot.wait_for(lambda: bot.runtime.tasks.running == 0, timeout=20)
+        await bot.idle(timeout=20)
         assert answer_text(bot, said.ts) == words
         rejected = [c for c in bot.slack.calls_to("chat.update") if c.status == 429]
         assert len(rejected) == 3

@@ -16,7 +16,7 @@ import litellm
 import pytest
 
 from agent import demo_model
-from agent.llm import LLMError, LLMGateway, ModelReply
+from agent.llm import LLMError, LLMGateway, ModelReply, _StopScope
 from agent.settings import AgentSettings
 from tests.mock_llm_server import MockLLMServer, Reply
 
@@ -75,14 +75,14 @@ class Recorder:
         self.pieces: list[str] = []
         self.first_at: float | None = None
         self.stop_after = stop_after
+        self.stop = asyncio.Event()
 
     def on_text(self, piece: str) -> None:
         if self.first_at is None:
             self.first_at = time.monotonic()
         self.pieces.append(piece)
-
-    def should_stop(self) -> bool:
-        return self.stop_after is not None and len(self.pieces) >= self.stop_after
+        if self.stop_after is not None and len(self.pieces) >= self.stop_after:
+            self.stop.set()
 
     @property
     def text(self) -> str:
@@ -95,7 +95,7 @@ async def complete(
     messages: list[dict[str, Any]] = MESSAGES,
     tools: list[dict[str, Any]] | None = None,
 ) -> ModelReply:
-    return await llm.complete(messages, tools or [], recorder.on_text, recorder.should_stop)
+    return await llm.complete(messages, tools or [], recorder.on_text, recorder.stop)
 
 
 # ── streaming ───────────────────────────────────────────────────────────────────────────────
@@ -206,6 +206,138 @@ async def test_should_stop_mid_stream_returns_the_partial_text(server: MockLLMSe
     assert reply.text == recorder.text == "one two thre"
 
 
+async def stop_later(recorder: Recorder, after: float) -> float:
+    """Set the recorder's stop after `after` seconds; returns when it was set."""
+    await asyncio.sleep(after)
+    recorder.stop.set()
+    return time.monotonic()
+
+
+@pytest.mark.parametrize(
+    "slow",
+    [Reply(text="late", delay_first_chunk=5.0), Reply(text="late", delay_before_headers=5.0)],
+    ids=["first-chunk", "headers"],
+)
+async def test_a_stop_before_the_first_chunk_ends_the_call_at_once(
+    server: MockLLMServer, slow: Reply
+) -> None:
+    server.enqueue(slow)
+    recorder = Recorder()
+    llm = gateway(server, llm_idle_timeout_seconds=10.0, llm_timeout_seconds=20.0)
+    stopper = asyncio.create_task(stop_later(recorder, 0.3))
+    reply = await complete(llm, recorder)
+    stopped_at = await stopper
+    assert time.monotonic() - stopped_at < 0.5  # not the 5 s the first chunk takes
+    assert reply == ModelReply(text="", tool_calls=(), stopped=True)
+    assert len(server.requests) == 1
+
+
+async def test_a_stop_in_a_gap_between_chunks_keeps_the_partial_text(
+    server: MockLLMServer,
+) -> None:
+    server.enqueue(Reply(text="this answer stalls halfway", chunk_chars=5, stall_after_chunks=3))
+    recorder = Recorder()
+    llm = gateway(server, llm_idle_timeout_seconds=10.0, llm_timeout_seconds=20.0)
+    stopper = asyncio.create_task(stop_later(recorder, 0.3))
+    reply = await complete(llm, recorder)
+    assert time.monotonic() - await stopper < 0.5
+    assert reply == ModelReply(text="this answe", tool_calls=(), stopped=True)
+    assert recorder.text == "this answe"
+
+
+async def test_a_stop_during_a_retry_backoff_ends_the_call(server: MockLLMServer) -> None:
+    server.enqueue(Reply(status=503), Reply(text="never asked for"))
+    recorder = Recorder()
+    llm = LLMGateway(settings(llm_api_base=server.base_url), retry_base_delay=5.0)
+    stopper = asyncio.create_task(stop_later(recorder, 0.3))
+    reply = await complete(llm, recorder)
+    assert time.monotonic() - await stopper < 0.5
+    assert reply.stopped
+    assert len(server.requests) == 1
+
+
+async def test_a_stop_set_before_the_call_sends_nothing(server: MockLLMServer) -> None:
+    recorder = Recorder()
+    recorder.stop.set()
+    reply = await complete(gateway(server), recorder)
+    assert reply == ModelReply(text="", tool_calls=(), stopped=True)
+    assert server.requests == []
+
+
+async def test_someone_elses_cancellation_is_not_taken_for_a_stop(
+    server: MockLLMServer,
+) -> None:
+    """A shutdown that cancels the run must still cancel it, stop or no stop."""
+    server.enqueue(Reply(text="late", delay_first_chunk=5.0))
+    recorder = Recorder()
+    call = asyncio.create_task(complete(gateway(server, llm_idle_timeout_seconds=10.0), recorder))
+    await asyncio.sleep(0.3)
+    recorder.stop.set()
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+
+
+async def test_a_cancel_on_top_of_a_stop_still_cancels() -> None:
+    """The stop's own cancellation is requested, then a shutdown's: only the first is swallowed."""
+    stop = asyncio.Event()
+    after: list[str] = []
+
+    async def body() -> None:
+        async with _StopScope(stop):
+            await asyncio.sleep(10)
+        after.append("returned")
+
+    task = asyncio.create_task(body())
+    await asyncio.sleep(0)
+    stop.set()
+    while task.cancelling() == 0 and not task.done():  # noqa: ASYNC110 (task state: no event)
+        await asyncio.sleep(0)
+    assert task.cancelling() == 1 and not task.done()  # the stop's cancel, not yet delivered
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert after == []
+
+
+async def test_a_stop_leaves_the_callers_task_uncancelled(server: MockLLMServer) -> None:
+    server.enqueue(Reply(text="late", delay_first_chunk=5.0))
+    recorder = Recorder()
+    asyncio.get_running_loop().call_later(0.2, recorder.stop.set)
+    reply = await complete(gateway(server, llm_idle_timeout_seconds=10.0), recorder)
+    assert reply.stopped
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0
+    await asyncio.sleep(0.05)  # no cancellation left pending for the caller's next await
+
+
+# ── what providers are sent ─────────────────────────────────────────────────────────────────
+
+
+async def test_only_the_openai_message_keys_reach_the_provider(server: MockLLMServer) -> None:
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "search_notes", "arguments": '{"query": "tea"}'},
+    }
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": "Be brief.", "pause_id": "p-1"},
+        {"role": "user", "content": "find tea", "input_id": "in-1", "name": "alice"},
+        {"role": "assistant", "content": "", "tool_calls": [call], "turn": 3},
+        {"role": "tool", "tool_call_id": "call_1", "content": "none", "ran_at": 1.5},
+        {"role": "user", "content": "thanks", "input_id": "in-2"},
+    ]
+    await complete(gateway(server), Recorder(), messages=messages, tools=TOOLS)
+    assert server.requests[-1]["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "find tea", "name": "alice"},
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "none"},
+        {"role": "user", "content": "thanks"},
+    ]
+    assert messages[1]["input_id"] == "in-1"  # the caller's messages are left as they were
+
+
 # ── retries and errors ──────────────────────────────────────────────────────────────────────
 
 
@@ -307,7 +439,7 @@ async def test_errors_in_the_callers_callback_are_not_model_errors(server: MockL
         raise RuntimeError("renderer broke")
 
     with pytest.raises(RuntimeError, match="renderer broke"):
-        await gateway(server).complete(MESSAGES, [], on_text, lambda: False)
+        await gateway(server).complete(MESSAGES, [], on_text, asyncio.Event())
     assert len(server.requests) == 1
 
 
@@ -327,7 +459,8 @@ async def main() -> None:
     )
     llm = LLMGateway(settings)
     await llm.warm_up()
-    await llm.complete([{"role": "user", "content": "hello"}], [], lambda text: None, bool)
+    stop = asyncio.Event()
+    await llm.complete([{"role": "user", "content": "hello"}], [], lambda text: None, stop)
     loaded = [name for name in sys.modules if name.startswith("tiktoken_ext.")]
     loaded += [name for name in sys.modules if name.endswith("default_encoding")]
     print(sorted(loaded))

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
+import aiohttp
 import pytest
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
@@ -336,6 +337,29 @@ async def test_fail_next_other_errors(slack: SlackEmulator, client: AsyncWebClie
     assert "Retry-After" not in error.response.headers
     error = await api_error(client.chat_postMessage(channel="C0GENERAL", text="x"))
     assert (error.response.status_code, error.response["error"]) == (200, "msg_too_long")
+
+
+async def test_fail_next_can_drop_the_connection_before_or_after_applying(
+    slack: SlackEmulator,
+) -> None:
+    """A dropped connection reaches the real client as ServerDisconnectedError; "after" posts."""
+    client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url, retry_handlers=[])
+    parent = (await client.chat_postMessage(channel="C0GENERAL", text="parent"))["ts"]
+    slack.fail_next("chat.postMessage", drop="before")
+    slack.fail_next("chat.postMessage", drop="after")
+    for _ in range(2):
+        with pytest.raises(aiohttp.ServerDisconnectedError):
+            await client.chat_postMessage(channel="C0GENERAL", thread_ts=parent, text="reply")
+    assert [m.text for m in slack.thread("C0GENERAL", parent)] == ["parent", "reply"]
+    dropped = slack.calls_to("chat.postMessage")[1:]
+    assert [(c.status, c.error) for c in dropped] == [(0, "connection_dropped")] * 2
+    assert dropped[1].response["ts"] == slack.thread("C0GENERAL", parent)[1].ts
+
+    slack.fail_next("chat.update", drop="after")
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await client.chat_update(channel="C0GENERAL", ts=parent, text="edited")
+    assert slack.message("C0GENERAL", parent).text == "edited"
+    await client.chat_postMessage(channel="C0GENERAL", text="the next call is answered")
 
 
 async def test_rate_limits_are_enforced_per_tier_and_channel() -> None:

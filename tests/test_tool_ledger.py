@@ -1,14 +1,22 @@
-"""The tools node never runs a write twice, even when it runs again for the same call."""
+"""The tools node never runs a write twice, even when it runs again for the same call; a write
+cut off by a crash is either re-run (idempotent tools) or reported, never misreported."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sqlite3
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from agent import Agent, ToolContext, tool
+from agent.builtin_tools import NOTES_TABLE, builtin_tools, upgrade_notes_table
+from agent.database import Database
 from agent.graph import AgentGraph
 from agent.ledger import ToolLedger
-from agent.toolkit import Toolbox, tool_from_function
+from agent.toolkit import Toolbox, tool_from_function, tools_in_module
 
 RUNS: list[str] = []
 
@@ -18,6 +26,12 @@ async def send_invoice(customer: str) -> str:
     """Send an invoice (a write that must never happen twice)."""
     RUNS.append(customer)
     return f"Invoice sent to {customer}."
+
+
+@tool(write=True, idempotent=True)
+async def set_status(status: str) -> str:
+    """Set the team's status (setting it twice changes nothing)."""
+    return f"Status is {status}."
 
 
 def call(call_id: str, customer: str) -> dict[str, Any]:
@@ -50,3 +64,148 @@ async def test_a_call_cut_off_mid_run_is_reported_not_repeated(agent: Agent) -> 
     result = await graph._run_call(call("call-9", "ACME"), {"kind": "approve"}, context, print)
     assert RUNS == []
     assert result.startswith("NOT RUN")
+
+
+# ── save_note: idempotent by call id ────────────────────────────────────────────────────────
+
+NOTE = {"title": "Water", "body": "Drink more water."}
+
+
+def note_call(call_id: str) -> dict[str, Any]:
+    return {"id": call_id, "function": {"name": "save_note", "arguments": json.dumps(NOTE)}}
+
+
+async def run_note_call(database: Database, call_id: str, events: list[dict[str, Any]]) -> str:
+    """The tools node's handling of an approved save_note call, as after a restart."""
+    graph = AgentGraph(
+        model=None,  # type: ignore[arg-type]
+        toolbox=Toolbox(builtin_tools(database)),
+        ledger=ToolLedger(database),
+    )
+    context = ToolContext("t-note", "UALICE", call_id)
+    return await graph._run_call(note_call(call_id), {"kind": "approve"}, context, events.append)
+
+
+async def note_rows(database: Database) -> list[tuple[str, str | None]]:
+    rows = await database.fetch_all("SELECT title, call_id FROM notes ORDER BY id")
+    return [(row["title"], row["call_id"]) for row in rows]
+
+
+async def ledger_row(database: Database, call_id: str) -> tuple[int | None, str | None, bool]:
+    row = await database.fetch_one(
+        "SELECT ok, result, finished_at FROM tool_runs WHERE thread_id = 't-note' AND call_id = ?",
+        (call_id,),
+    )
+    assert row is not None
+    return row["ok"], row["result"], row["finished_at"] is not None
+
+
+async def test_a_note_saved_just_before_a_crash_is_reported_saved_once(agent: Agent) -> None:
+    database = agent.database
+    await upgrade_notes_table(database)  # what Agent.open runs at start-up
+    ledger = ToolLedger(database)
+    await ledger.begin("t-note", "call-7", "save_note", json.dumps(NOTE, sort_keys=True))
+    save_note = Toolbox(builtin_tools(database)).get("save_note")
+    assert save_note is not None and save_note.idempotent
+    await save_note.run(NOTE, ToolContext("t-note", "UALICE", "call-7"))
+    # The process died here: the note is in, the ledger never heard back.
+    events: list[dict[str, Any]] = []
+    result = await run_note_call(database, "call-7", events)
+    assert result == "Saved the note “Water”."
+    assert await note_rows(database) == [("Water", "call-7")]
+    assert await ledger_row(database, "call-7") == (1, "Saved the note “Water”.", True)
+    assert [event["type"] for event in events] == ["tool_started", "tool_finished"]
+    # And a later re-run of the node reads the ledger: nothing runs, the same answer.
+    again: list[dict[str, Any]] = []
+    assert await run_note_call(database, "call-7", again) == result
+    assert again == []
+    assert await note_rows(database) == [("Water", "call-7")]
+
+
+async def test_a_note_cut_off_before_its_insert_is_saved_on_the_rerun(agent: Agent) -> None:
+    database = agent.database
+    await upgrade_notes_table(database)
+    ledger = ToolLedger(database)
+    await ledger.begin("t-note", "call-8", "save_note", json.dumps(NOTE, sort_keys=True))
+    # The process died before the insert.
+    result = await run_note_call(database, "call-8", [])
+    assert result == "Saved the note “Water”."
+    assert await note_rows(database) == [("Water", "call-8")]
+    assert await ledger_row(database, "call-8") == (1, result, True)
+
+
+async def test_two_calls_save_two_notes(agent: Agent) -> None:
+    """The unique key is the call, not the content: the same note asked for twice is two notes."""
+    await upgrade_notes_table(agent.database)
+    await run_note_call(agent.database, "call-a", [])
+    await run_note_call(agent.database, "call-b", [])
+    assert await note_rows(agent.database) == [("Water", "call-a"), ("Water", "call-b")]
+
+
+def test_idempotent_is_declared_on_the_decorator_and_defaults_to_false() -> None:
+    found = {item.name: item for item in tools_in_module(__name__)}
+    assert found["set_status"].idempotent and found["set_status"].write
+    assert not found["send_invoice"].idempotent
+    assert tool_from_function(send_invoice, write=True, idempotent=True).idempotent
+
+
+# ── the notes table of an older file ────────────────────────────────────────────────────────
+
+OLD_NOTES_TABLE = """
+CREATE TABLE notes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at REAL NOT NULL
+)"""
+
+
+async def open_database(path: Path) -> Database:
+    return Database(await Database.connect(path), asyncio.Lock())
+
+
+async def test_an_old_notes_table_is_upgraded_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as old:
+        old.execute(OLD_NOTES_TABLE)
+        old.execute(
+            "INSERT INTO notes(title, body, thread_id, created_by, created_at)"
+            " VALUES ('Tea', 'Green.', 't-old', 'UBOB', 1.0)"
+        )
+    database = await open_database(path)
+    try:
+        await database.create_tables([NOTES_TABLE])  # a no-op on the old table
+        await upgrade_notes_table(database)
+        await upgrade_notes_table(database)  # every start-up runs it again
+        columns = await database.fetch_all("PRAGMA table_info(notes)")
+        assert "call_id" in {column["name"] for column in columns}
+        assert await note_rows(database) == [("Tea", None)]
+        save_note = Toolbox(builtin_tools(database)).get("save_note")
+        assert save_note is not None
+        for _ in range(2):
+            await save_note.run(NOTE, ToolContext("t-old", "UALICE", "call-1"))
+        assert await note_rows(database) == [("Tea", None), ("Water", "call-1")]
+    finally:
+        await database.connection.close()
+
+
+async def test_upgrading_races_with_another_process_that_upgrades(tmp_path: Path) -> None:
+    """Two processes opening one old file both see no column; the second ALTER must not fail."""
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as old:
+        old.execute(OLD_NOTES_TABLE)
+    first, second = await open_database(path), await open_database(path)
+    try:
+        await asyncio.gather(upgrade_notes_table(first), upgrade_notes_table(second))
+        indexes = await first.fetch_all("PRAGMA index_list(notes)")
+        assert "notes_by_call" in {row["name"] for row in indexes}
+    finally:
+        await first.connection.close()
+        await second.connection.close()
+
+
+async def test_the_agent_upgrades_the_notes_table_at_start_up(agent: Agent) -> None:
+    indexes = await agent.database.fetch_all("PRAGMA index_list(notes)")
+    assert "notes_by_call" in {row["name"] for row in indexes}

@@ -24,7 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from .delivery import EnvelopeType, HttpDelivery, SocketHub, form_payload, json_body
 from .interactions import apply_view_ack, find_button
-from .limits import Fault, Faults, RateLimiter, RetryWindows
+from .limits import Drop, Fault, Faults, RateLimiter, RetryWindows
 from .methods import Hooks, Methods
 from .payloads import (
     app_mention_event,
@@ -272,9 +272,17 @@ class SlackEmulator:
         status: int = 429,
         retry_after: int = 1,
         times: int = 1,
+        drop: Drop | None = None,
     ) -> None:
-        """Make the next `times` calls to `method` fail (429s carry `Retry-After`)."""
-        self.faults.add(method, Fault(error, status, retry_after), times)
+        """Make the next `times` calls to `method` fail (429s carry `Retry-After`).
+
+        With `drop`, the connection is closed with no HTTP answer instead (the client raises
+        `aiohttp.ServerDisconnectedError`; `error`, `status` and `retry_after` are ignored):
+        `drop="before"` Slack never applies the call; `drop="after"` it does (the message is
+        posted or edited) and only the answer is lost, the case where a blind retry doubles a
+        post. Either way the call is recorded with status 0 and error "connection_dropped".
+        """
+        self.faults.add(method, Fault(error, status, retry_after, drop), times)
 
     # ---- Slack -> bot ----------------------------------------------------------------------
 

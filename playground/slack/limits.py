@@ -20,6 +20,9 @@ a method's numbers (e.g. to scale time down in a test).
 Whether or not limits are enforced, every 429 opens a Retry-After window for its bucket key
 (the method, or method + channel for chat.postMessage); calls made while it is open are counted,
 because a well-behaved client never makes them.
+
+A fault can also drop the connection without an answer, before Slack applies the call or after
+(`Drop`): the second is the ambiguous failure that makes a blind retry post a message twice.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Literal
 
 TIER_PER_MINUTE: dict[int, float] = {2: 20, 3: 50, 4: 100}
 
@@ -87,6 +91,10 @@ class TokenBucket:
         return (1 - self.tokens) / (self.limit.per_minute / 60.0)
 
 
+Drop = Literal["before", "after"]
+"""When a dropped connection closes: before Slack applies the call, or after it did."""
+
+
 @dataclass(frozen=True)
 class Fault:
     """One injected failure: what the next call to a method gets instead of an answer."""
@@ -94,6 +102,8 @@ class Fault:
     error: str
     status: int
     retry_after: int
+    drop: Drop | None = None
+    """Close the connection without an answer instead of answering `error` with `status`."""
 
 
 @dataclass

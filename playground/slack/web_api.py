@@ -1,9 +1,10 @@
 """The HTTP side of the Web API: parsing, auth, faults, rate limits, recording, response_url.
 
 Every request to `/api/<method>` is answered in Slack's wire format and recorded as a Call,
-including the ones that fail. Parameters may arrive as a JSON body, a form body or a query string
-(slack_sdk uses all three); JSON-valued parameters Slack receives as strings (`blocks`, `view`...)
-are decoded before handlers and tests see them.
+including the ones that fail (a connection an injected fault drops is recorded with status 0 and
+the error `connection_dropped`). Parameters may arrive as a JSON body, a form body or a query
+string (slack_sdk uses all three); JSON-valued parameters Slack receives as strings (`blocks`,
+`view`...) are decoded before handlers and tests see them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from aiohttp import web
 
 from . import blocks as kit
 from .errors import SlackError
-from .limits import Faults, RateLimiter, RetryWindows
+from .limits import Drop, Faults, RateLimiter, RetryWindows
 from .methods import Methods
 from .records import Call, JSONObject
 from .workspace import ResponseUrl
@@ -33,6 +34,8 @@ BOT_SCOPES = (
 )
 RESPONSE_URL_USES = 5
 RESPONSE_URL_TTL = 30 * 60.0
+DROPPED = "connection_dropped"
+"""The error recorded for a call whose connection was closed without an answer."""
 
 
 @dataclass
@@ -79,6 +82,9 @@ class WebApi:
         at = self.clock()
         parsed = await _read(request)
         inside = False
+        drop: Drop | None = None
+        body: JSONObject
+        status, body = 0, {}  # what a dropped-before call would have answered: nothing
         headers = {"X-OAuth-Scopes": BOT_SCOPES}
         try:
             if method not in self.methods.handlers:
@@ -88,8 +94,9 @@ class WebApi:
             self._authorize(method, parsed.token)
             key = RetryWindows.key(method, self._channel_id(parsed.params))
             inside = self.windows.observe(key, at)
-            self._limit(method, key, parsed.params, at)
-            status, body = 200, {"ok": True, **self.methods.handlers[method](parsed.params, at)}
+            drop = self._limit(method, key, parsed.params, at)
+            if drop != "before":
+                status, body = 200, {"ok": True, **self.methods.handlers[method](parsed.params, at)}
         except SlackError as exc:
             status, body = exc.status, exc.body()
             headers.update(exc.headers)
@@ -97,8 +104,8 @@ class WebApi:
             Call(
                 method=method,
                 params=copy.deepcopy(parsed.params),
-                status=status,
-                error=None if body.get("ok") else str(body.get("error")),
+                status=0 if drop else status,
+                error=DROPPED if drop else None if body.get("ok") else str(body.get("error")),
                 at=at,
                 http_method=request.method,
                 encoding=parsed.encoding,
@@ -106,6 +113,8 @@ class WebApi:
                 inside_retry_after=inside,
             )
         )
+        if drop is not None:
+            return _hang_up(request)
         return web.json_response(body, status=status, headers=headers)
 
     def _authorize(self, method: str, token: str | None) -> None:
@@ -122,9 +131,14 @@ class WebApi:
         elif token != self.credentials.bot_token:
             raise SlackError("invalid_auth")
 
-    def _limit(self, method: str, key: str, params: JSONObject, at: float) -> None:
-        """Injected faults first (always), then the tier buckets (when enforced)."""
+    def _limit(self, method: str, key: str, params: JSONObject, at: float) -> Drop | None:
+        """Injected faults first (always), then the tier buckets (when enforced).
+
+        Returns when to drop the connection, for a fault that drops it instead of answering.
+        """
         fault = self.faults.pop(method)
+        if fault is not None and fault.drop is not None:
+            return fault.drop
         if fault is not None:
             headers = {}
             if fault.status == 429:
@@ -132,11 +146,12 @@ class WebApi:
                 self.windows.open(key, at, fault.retry_after)
             raise SlackError(fault.error, status=fault.status, headers=headers)
         if not self.enforce_rate_limits or method == "apps.connections.open":
-            return
+            return None
         retry_after = self.limiter.take(method, self._channel_id(params), at)
         if retry_after is not None:
             self.windows.open(key, at, retry_after)
             raise SlackError("ratelimited", status=429, headers={"Retry-After": str(retry_after)})
+        return None
 
     def _channel_id(self, params: JSONObject) -> str | None:
         ref = params.get("channel")
@@ -241,6 +256,17 @@ class WebApi:
             message.deleted = True
             self.methods.hooks.on_bot_message("deleted", message)
         return message
+
+
+def _hang_up(request: web.Request) -> web.Response:
+    """Close the connection with no HTTP answer: the client sees it as ServerDisconnectedError.
+
+    aiohttp then fails to write the returned response to the closed transport and drops it
+    quietly, so nothing at all reaches the client.
+    """
+    if request.transport is not None:
+        request.transport.close()
+    return web.Response()
 
 
 async def _read(request: web.Request) -> _Request:

@@ -1,0 +1,397 @@
+"""Conversations: the one owner of each Slack thread ⇄ agent thread.
+
+Slack listeners translate payloads into calls here and return; only then is Slack acked. What
+they hand over is accepted durably, in one transaction with its dedupe claim (a message) or
+its first-wins decision (a click, a reply that answers a question, an expiry), as an item in
+the inbox. The runner takes items in order per conversation, one at a time, and an item is
+finished only once its effect is durable and shown in Slack. Any item a crash or a deploy
+interrupted runs again, from the agent's last checkpoint, replacing the messages its first
+attempt posted; after two interruptions in a row it waits for a person to press Retry.
+
+    accept_message / accept_decision ──▶ inbox ──▶ runner ──▶ agent.start / agent.apply
+                                                      └──▶ TurnRenderer ──▶ the thread
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from agent import (
+    Answer,
+    Approve,
+    Decision,
+    Deny,
+    Edit,
+    InvalidArguments,
+    Pause,
+    Resumed,
+    ResumeRefused,
+    ToolStarted,
+    Transaction,
+)
+from bot import cards
+from bot.inbox import LEASE_SECONDS, Inbox, Item
+from bot.pause_messages import PauseMessages, outcome_of
+from bot.runtime import BotRuntime
+from bot.store import BotStore, ThreadRef
+from bot.turns import INTERRUPTED_TWICE, AnswerPlace, TurnRenderer
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 2
+"""An item interrupted this many times in a row waits for Retry instead of running again."""
+HEARTBEAT_SECONDS = LEASE_SECONDS / 3
+RECONCILE_SECONDS = 60.0
+
+
+@dataclass
+class _Running:
+    item: Item
+    thread_id: str
+    started_by: str
+    task: asyncio.Task[None]
+
+
+class Conversations:
+    """Accepts work durably and runs it (see the module docstring)."""
+
+    def __init__(self, runtime: BotRuntime) -> None:
+        self._runtime = runtime
+        self._agent = runtime.agent
+        self._store = runtime.store
+        self._inbox = Inbox(runtime.agent.database)
+        self.pauses = PauseMessages(runtime)
+        self._renderer = TurnRenderer(runtime, self.pauses)
+        self._running: dict[int, _Running] = {}
+        self._wake = asyncio.Event()
+        self._scanning = False
+        self._taking = False
+        self._loop: asyncio.Task[None] | None = None
+
+    # --- life cycle --------------------------------------------------------------------------
+
+    async def prepare(self) -> None:
+        """Before traffic: tables, this worker's entry, and every pause given its card."""
+        await self._inbox.create_tables()
+        await self._inbox.register()
+        await self.reconcile()
+
+    def start(self) -> None:
+        """Run the inbox: what the last process left comes first, in order."""
+        self._taking = True
+        self._wake.set()
+        self._loop = asyncio.create_task(self._run_forever(), name="inbox")
+
+    async def drain(self, grace_seconds: float) -> None:
+        """A deploy, not a Stop: take nothing new, let running items end within the grace
+        period, then interrupt the rest, which say so in Slack and stay in the inbox."""
+        self._taking = False
+        tasks = [running.task for running in self._running.values()]
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=grace_seconds)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=10)
+        if self._loop is not None:
+            self._loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+        await self._inbox.retire()
+
+    @property
+    def running(self) -> int:
+        """Items running now."""
+        return len(self._running)
+
+    @property
+    def idle(self) -> bool:
+        """Nothing running and nothing accepted that the runner has not looked at yet."""
+        return not self._running and not self._wake.is_set() and not self._scanning
+
+    # --- accepting (before the ack) ----------------------------------------------------------
+
+    async def accept_message(
+        self, ref: ThreadRef, user: str, text: str, *, ts: str, event_id: str | None
+    ) -> bool:
+        """Queue a message that starts or continues a turn; false for a repeat delivery."""
+        async with self._runtime.agent.database.transaction() as transaction:
+            if event_id and not await Inbox.claim(transaction, "event", event_id):
+                logger.info("duplicate delivery of %s ignored", event_id)
+                return False
+            if not await Inbox.claim(transaction, "message", f"{ref.channel}:{ts}"):
+                return False  # the other half of an app_mention / message pair
+            await BotStore.remember_conversation(transaction, ref)
+            payload = {"slack": _ref_payload(ref), "user": user, "text": text, "ts": ts}
+            await Inbox.add(transaction, ref.thread_id, "message", payload)
+        self._wake.set()
+        return True
+
+    async def accept_decision(
+        self,
+        thread_id: str,
+        interrupt_id: str,
+        decision: Decision,
+        actor: str | None,
+    ) -> ResumeRefused | None:
+        """Store a decision (first wins) with the item that applies it; the refusal if not."""
+        ref = await self._store.conversation(thread_id)
+
+        async def queue(transaction: Transaction) -> None:
+            await Inbox.add(transaction, thread_id, "decision", payload)
+
+        payload: dict[str, Any] = {
+            "slack": _ref_payload(ref) if ref else None,
+            "interrupt_id": interrupt_id,
+            "actor": actor,
+        }
+        try:
+            await self._agent.decide(thread_id, interrupt_id, decision, actor, also=queue)
+        except ResumeRefused as refused:
+            return refused
+        except InvalidArguments as invalid:
+            return ResumeRefused("wrong_kind", str(invalid))
+        self._wake.set()
+        return None
+
+    async def stop(self, item_id: int, clicker: str) -> str | None:
+        """Stop the answer of one item; why not, if it cannot be stopped."""
+        running = self._running.get(item_id)
+        if running is None:
+            return "This answer has already finished."
+        verdict = await self._runtime.approvers.check(clicker, running.started_by, "stop")
+        if not verdict.allowed:
+            return verdict.explanation
+        self._agent.stop(running.thread_id)
+        return None
+
+    async def retry(self, item_id: int, clicker: str) -> str | None:
+        """Run an item again that stopped after two interruptions; why not, if it cannot."""
+        found = await self._inbox.get(item_id)
+        if found is None:
+            return "I can't find what this button belongs to."
+        item, status = found
+        if status != "held":
+            return "There is nothing left to retry here: this already continued."
+        started_by = str(item.payload.get("started_by") or item.payload.get("user") or "")
+        verdict = await self._runtime.approvers.check(clicker, started_by, "stop")
+        if not verdict.allowed:
+            return verdict.explanation
+        if not await self._inbox.retry(item_id):
+            return "There is nothing left to retry here: this already continued."
+        self._wake.set()
+        return None
+
+    # --- reconciling -------------------------------------------------------------------------
+
+    async def reconcile(self) -> None:
+        """Work of dead workers goes back to the queue; every pause has its card or question."""
+        taken = await self._inbox.take_over()
+        if taken:
+            logger.info("continuing %d item(s) a stopped process left", taken)
+        for pause in await self._agent.pending_pauses():
+            ref = await self._store.conversation(pause.thread_id)
+            if ref is None or await self._inbox.has_open(pause.thread_id):
+                continue  # not a Slack thread, or its own item will post the card
+            try:
+                await self.pauses.post(ref, pause)
+            except Exception:
+                logger.warning("could not post the card of %s", pause.interrupt_id, exc_info=True)
+
+    # --- running -----------------------------------------------------------------------------
+
+    async def _run_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_beat = loop.time() + HEARTBEAT_SECONDS
+        next_reconcile = loop.time() + RECONCILE_SECONDS
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), HEARTBEAT_SECONDS)
+            self._scanning = True
+            self._wake.clear()
+            try:
+                if loop.time() >= next_beat:
+                    next_beat = loop.time() + HEARTBEAT_SECONDS
+                    await self._inbox.heartbeat()
+                if loop.time() >= next_reconcile:
+                    next_reconcile = loop.time() + RECONCILE_SECONDS
+                    await self.reconcile()
+                if self._taking:
+                    await self._launch()
+            except Exception:
+                logger.exception("the inbox runner failed; trying again shortly")
+            finally:
+                self._scanning = False
+
+    async def _launch(self) -> None:
+        busy = {running.thread_id for running in self._running.values()}
+        for queued in await self._inbox.runnable(busy):
+            if not self._taking:
+                return
+            item = await self._inbox.take(queued)
+            if item is None:
+                continue
+            started_by = str(item.payload.get("user") or item.payload.get("actor") or "")
+            task = asyncio.create_task(self._run(item), name=f"inbox item {item.id}")
+            self._running[item.id] = _Running(item, item.conversation, started_by, task)
+
+    async def _run(self, item: Item) -> None:
+        try:
+            outcome = await self._work(item)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._inbox.put_back(item.id))
+            raise
+        except Exception:
+            logger.exception("inbox item %s (%s) failed", item.id, item.kind)
+            outcome = "failed"
+        finally:
+            self._running.pop(item.id, None)
+            self._wake.set()
+        if outcome == "held":
+            await self._inbox.hold(item.id)
+        else:
+            await self._inbox.finish(item.id, outcome)
+
+    async def _work(self, item: Item) -> str:
+        ref = _ref_of(item.payload)
+        if ref is None:
+            await self._apply_quietly(item)
+            return "done"
+        answer = AnswerPlace(
+            ref, item.answer_id, cards.item_value(item.id), adopt=item.attempts > 1
+        )
+        if item.attempts > MAX_ATTEMPTS:
+            retry = cards.retry_actions(cards.item_value(item.id))
+            await self._renderer.show(answer, INTERRUPTED_TWICE, retry)
+            return "held"
+        if item.kind == "message":
+            await self._message(item, ref, answer)
+        else:
+            await self._decision(item, ref, answer)
+        return "done"
+
+    async def _message(self, item: Item, ref: ThreadRef, answer: AnswerPlace) -> None:
+        """A person's message: a new turn, an answer to the pending question, or a pointer."""
+        thread_id, user, text = ref.thread_id, str(item.payload["user"]), str(item.payload["text"])
+        if not await self._agent.took_input(thread_id, item.answer_id):
+            pause = await self._agent.pending(thread_id)
+            if pause is not None:
+                await self._while_paused(item, ref, answer, pause)
+                return
+        events = self._agent.start(thread_id, text or "Hi!", user, input_id=item.answer_id)
+        await self._renderer.render(answer, events)
+
+    async def _while_paused(
+        self, item: Item, ref: ThreadRef, answer: AnswerPlace, pause: Pause
+    ) -> None:
+        """A reply may answer the pending question; anything else is pointed at the pause."""
+        user, text = str(item.payload["user"]), str(item.payload["text"])
+        anyone = self._runtime.settings.ask_human_responders == "anyone"
+        if pause.kind == "question" and text and (anyone or user == pause.requested_by):
+            payload: dict[str, Any] = {
+                "slack": _ref_payload(ref),
+                "interrupt_id": pause.interrupt_id,
+                "actor": user,
+            }
+
+            async def become_decision(transaction: Transaction) -> None:
+                await Inbox.become(transaction, item.id, "decision", payload)
+
+            with contextlib.suppress(ResumeRefused):
+                await self._agent.decide(
+                    ref.thread_id, pause.interrupt_id, Answer(text), user, also=become_decision
+                )
+                decision = Item(
+                    item.id, item.conversation, "decision", payload, item.answer_id, item.attempts
+                )
+                await self._decision(decision, ref, answer)
+                return
+        pointer = await self.pauses.pointer(ref.thread_id)
+        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": pointer}}]
+        marker = {"pointer": item.answer_id}
+        await self.pauses.slack.post(
+            ref.channel, ref.thread_ts, "Waiting on a decision", blocks, marker=marker
+        )
+
+    async def _decision(self, item: Item, ref: ThreadRef, answer: AnswerPlace) -> None:
+        """Show the stored decision on its card, audit it, and stream the continuation."""
+        interrupt_id = str(item.payload["interrupt_id"])
+        actor = item.payload.get("actor")
+        events = self._agent.apply(ref.thread_id, interrupt_id)
+        try:
+            first = await anext(events)
+        except ResumeRefused as refused:
+            await events.aclose()
+            logger.warning("decision item %s refused: %s", item.id, refused)
+            return
+        assert isinstance(first, Resumed)  # the agent's first event of an applied decision
+        pause, decision = first.pause, first.decision
+        if (running := self._running.get(item.id)) is not None:
+            running.started_by = pause.requested_by  # who may stop the continuation
+        arguments = _arguments_that_run(pause, decision)
+        await self.pauses.close(ref, pause, decision, actor, arguments, time.time())
+        await self._audit(pause, _audit_action(decision), actor or "expiry", arguments, decision)
+
+        async def audit_ran(event: ToolStarted) -> None:
+            if event.call_id == pause.call_id:
+                await self._audit(pause, "ran", actor or "expiry", event.arguments, None)
+
+        status = "Continuing…" if isinstance(decision, Approve | Edit | Answer) else "Noted…"
+        await self._renderer.render(answer, events, status, on_tool=audit_ran)
+
+    async def _apply_quietly(self, item: Item) -> None:
+        """A decision on a conversation outside Slack (the terminal chat's, expired here)."""
+        events = self._agent.apply(item.conversation, str(item.payload["interrupt_id"]))
+        with contextlib.suppress(ResumeRefused):
+            async for _ in events:
+                pass
+        logger.info("applied a decision in %s, a conversation outside Slack", item.conversation)
+
+    async def _audit(
+        self,
+        pause: Pause,
+        action: str,
+        actor: str,
+        arguments: dict[str, Any] | None,
+        decision: Decision | None,
+    ) -> None:
+        """Once per action, however many attempts the item takes."""
+        if await self._store.audited(pause.thread_id, pause.interrupt_id, action):
+            return
+        await self._store.audit(
+            thread_id=pause.thread_id,
+            interrupt_id=pause.interrupt_id,
+            action=action,
+            actor=actor,
+            tool=pause.tool,
+            arguments=arguments,
+            detail=decision.reason if isinstance(decision, Deny) else None,
+        )
+
+
+def _audit_action(decision: Decision) -> str:
+    """The audit log's word for a decision."""
+    return "answered" if isinstance(decision, Answer) else outcome_of(decision)
+
+
+def _arguments_that_run(pause: Pause, decision: Decision) -> dict[str, Any] | None:
+    if pause.kind != "approval":
+        return None
+    return dict(decision.arguments) if isinstance(decision, Edit) else dict(pause.arguments)
+
+
+def _ref_payload(ref: ThreadRef) -> dict[str, str]:
+    return {"team": ref.team_id, "channel": ref.channel, "thread_ts": ref.thread_ts}
+
+
+def _ref_of(payload: dict[str, Any]) -> ThreadRef | None:
+    slack = payload.get("slack")
+    if not slack:
+        return None
+    return ThreadRef(str(slack["team"]), str(slack["channel"]), str(slack["thread_ts"]))
+

@@ -1,0 +1,269 @@
+"""The durable inbox: every event the bot accepted, kept until its effect is durable.
+
+An item is written in the same transaction as the event's dedupe claim, before Slack is
+acked (DESIGN §4 rule 7), so nothing Slack was told "received" lives only in memory. Items run
+in order per conversation, one at a time; a running item carries its owner (one bot process)
+and a lease the owner keeps renewing. When an owner dies, its items go back to the queue: at
+once when it was a process on this machine that no longer exists, else when its lease runs out.
+
+    queued ──take──▶ running ──finish──▶ done
+       ▲                 ├──interrupted (shutdown, or owner gone)──▶ queued
+       │                 └──interrupted too often──▶ held ──Retry──┘
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from agent import Database, Transaction
+
+ItemKind = Literal["message", "decision"]
+
+LEASE_SECONDS = 30.0
+"""How long a running item stays its owner's without a heartbeat."""
+
+TABLES = (
+    """CREATE TABLE IF NOT EXISTS claims (
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        at REAL NOT NULL,
+        PRIMARY KEY (kind, key)
+    )""",
+    """CREATE TABLE IF NOT EXISTS inbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        conversation TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        answer_id TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'queued',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        owner TEXT,
+        lease_until REAL,
+        created_at REAL NOT NULL,
+        finished_at REAL,
+        outcome TEXT
+    )""",
+    "CREATE INDEX IF NOT EXISTS inbox_open ON inbox(status, conversation, id)",
+    """CREATE TABLE IF NOT EXISTS workers (
+        id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at REAL NOT NULL,
+        heartbeat_at REAL NOT NULL
+    )""",
+)
+
+_OPEN = "('queued', 'running')"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One accepted event and the work it asks for."""
+
+    id: int
+    conversation: str
+    kind: ItemKind
+    payload: dict[str, Any]
+    answer_id: str
+    """Tags the Slack messages this item writes, so a second attempt finds and replaces them."""
+    attempts: int
+
+
+class Inbox:
+    """Reads and writes inbox items for one worker (this process)."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self.owner = uuid.uuid4().hex
+        self._host = socket.gethostname()
+
+    async def create_tables(self) -> None:
+        """Idempotent: run at every start."""
+        await self._database.create_tables(TABLES)
+
+    # --- accepting (inside the caller's transaction) -------------------------------------
+
+    @staticmethod
+    async def claim(transaction: Transaction, kind: str, key: str) -> bool:
+        """Durable first-wins claim: true for the first caller of (kind, key), ever."""
+        changed = await transaction.execute(
+            "INSERT OR IGNORE INTO claims(kind, key, at) VALUES (?, ?, ?)",
+            (kind, key, time.time()),
+        )
+        return changed == 1
+
+    @staticmethod
+    async def add(
+        transaction: Transaction, conversation: str, kind: ItemKind, payload: dict[str, Any]
+    ) -> int:
+        """Queue an item; it runs after every earlier item of its conversation."""
+        return await transaction.insert(
+            "INSERT INTO inbox(conversation, kind, payload, answer_id, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (conversation, kind, json.dumps(payload), uuid.uuid4().hex[:12], time.time()),
+        )
+
+    @staticmethod
+    async def become(
+        transaction: Transaction, item_id: int, kind: ItemKind, payload: dict[str, Any]
+    ) -> None:
+        """Turn an item into another kind (a reply that turned out to answer a question)."""
+        await transaction.execute(
+            "UPDATE inbox SET kind = ?, payload = ? WHERE id = ?",
+            (kind, json.dumps(payload), item_id),
+        )
+
+    # --- running --------------------------------------------------------------------------
+
+    async def runnable(self, busy: set[str]) -> list[Item]:
+        """The oldest queued item of each conversation that has nothing older still open."""
+        rows = await self._database.fetch_all(
+            f"SELECT * FROM inbox i WHERE status = 'queued' AND NOT EXISTS ("
+            f" SELECT 1 FROM inbox o WHERE o.conversation = i.conversation AND o.id < i.id"
+            f" AND o.status IN {_OPEN}) ORDER BY id"
+        )
+        return [_item(row) for row in rows if row["conversation"] not in busy]
+
+    async def take(self, item: Item) -> Item | None:
+        """Make the item this worker's; None if another worker took it first."""
+        changed = await self._database.execute(
+            "UPDATE inbox SET status = 'running', attempts = attempts + 1, owner = ?,"
+            " lease_until = ? WHERE id = ? AND status = 'queued'",
+            (self.owner, time.time() + LEASE_SECONDS, item.id),
+        )
+        if not changed:
+            return None
+        return Item(
+            item.id, item.conversation, item.kind, item.payload, item.answer_id, item.attempts + 1
+        )
+
+    async def finish(self, item_id: int, outcome: str = "done") -> None:
+        """The item's effect is durable: it never runs again."""
+        await self._database.execute(
+            "UPDATE inbox SET status = 'done', outcome = ?, finished_at = ?, owner = NULL"
+            " WHERE id = ?",
+            (outcome, time.time(), item_id),
+        )
+
+    async def hold(self, item_id: int) -> None:
+        """Interrupted too often: wait for a person to press Retry."""
+        await self._set(item_id, "held", "running")
+
+    async def put_back(self, item_id: int) -> None:
+        """Interrupted by a shutdown: the next process (or this one) runs it again."""
+        await self._set(item_id, "queued", "running")
+
+    async def retry(self, item_id: int) -> bool:
+        """A held item goes back to the queue with a fresh count; false if it was not held."""
+        changed = await self._database.execute(
+            "UPDATE inbox SET status = 'queued', attempts = 0, owner = NULL"
+            " WHERE id = ? AND status = 'held'",
+            (item_id,),
+        )
+        return changed == 1
+
+    async def get(self, item_id: int) -> tuple[Item, str] | None:
+        """An item and its status."""
+        row = await self._database.fetch_one("SELECT * FROM inbox WHERE id = ?", (item_id,))
+        return (_item(row), str(row["status"])) if row else None
+
+    async def has_open(self, conversation: str) -> bool:
+        """Whether anything is queued or running in the conversation."""
+        row = await self._database.fetch_one(
+            f"SELECT 1 FROM inbox WHERE conversation = ? AND status IN {_OPEN} LIMIT 1",
+            (conversation,),
+        )
+        return row is not None
+
+    # --- owners and leases ----------------------------------------------------------------
+
+    async def register(self) -> None:
+        """Announce this worker, so others can tell whether its items are still looked after."""
+        now = time.time()
+        await self._database.execute(
+            "INSERT OR REPLACE INTO workers VALUES (?, ?, ?, ?, ?)",
+            (self.owner, self._host, os.getpid(), now, now),
+        )
+
+    async def heartbeat(self) -> None:
+        """Renew the leases of this worker's running items."""
+        now = time.time()
+        async with self._database.transaction() as transaction:
+            await transaction.execute(
+                "UPDATE workers SET heartbeat_at = ? WHERE id = ?", (now, self.owner)
+            )
+            await transaction.execute(
+                "UPDATE inbox SET lease_until = ? WHERE owner = ? AND status = 'running'",
+                (now + LEASE_SECONDS, self.owner),
+            )
+
+    async def take_over(self) -> int:
+        """Queue again what dead workers were running; returns how many items."""
+        dead = [worker[0] for worker in await self._other_workers() if not self._alive(worker)]
+        now = time.time()
+        async with self._database.transaction() as transaction:
+            for worker in dead:
+                await transaction.execute(
+                    "UPDATE inbox SET lease_until = 0 WHERE owner = ? AND status = 'running'",
+                    (worker,),
+                )
+                await transaction.execute("DELETE FROM workers WHERE id = ?", (worker,))
+            return await transaction.execute(
+                "UPDATE inbox SET status = 'queued', owner = NULL"
+                " WHERE status = 'running' AND lease_until < ?",
+                (now,),
+            )
+
+    async def retire(self) -> None:
+        """This worker stops: its leftovers are queued for the next one at once."""
+        async with self._database.transaction() as transaction:
+            await transaction.execute(
+                "UPDATE inbox SET status = 'queued', owner = NULL"
+                " WHERE owner = ? AND status = 'running'",
+                (self.owner,),
+            )
+            await transaction.execute("DELETE FROM workers WHERE id = ?", (self.owner,))
+
+    async def _other_workers(self) -> list[tuple[str, str, int]]:
+        rows = await self._database.fetch_all(
+            "SELECT id, host, pid FROM workers WHERE id != ?", (self.owner,)
+        )
+        return [(row["id"], row["host"], row["pid"]) for row in rows]
+
+    def _alive(self, worker: tuple[str, str, int]) -> bool:
+        """Only a process on this machine can be seen to be gone; others wait for their lease."""
+        _, host, pid = worker
+        if host != self._host:
+            return True
+        if pid == os.getpid():
+            return False  # the pid is ours now: that worker is an earlier life of this machine
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    async def _set(self, item_id: int, status: str, only_if: str) -> None:
+        await self._database.execute(
+            "UPDATE inbox SET status = ?, owner = NULL WHERE id = ? AND status = ?",
+            (status, item_id, only_if),
+        )
+
+
+def _item(row: Any) -> Item:
+    return Item(
+        row["id"],
+        row["conversation"],
+        row["kind"],
+        json.loads(row["payload"]),
+        row["answer_id"],
+        row["attempts"],
+    )
