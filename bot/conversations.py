@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -71,6 +72,7 @@ class Conversations:
         self._wake = asyncio.Event()
         self._scanning = False
         self._taking = False
+        self._closed = False
         self._loop: asyncio.Task[None] | None = None
 
     # --- life cycle --------------------------------------------------------------------------
@@ -98,10 +100,10 @@ class Conversations:
                 task.cancel()
             if late:
                 await asyncio.wait(late, timeout=10)
+        self._closed = True
+        self._wake.set()
         if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
+            await self._loop
         await self._inbox.retire()
 
     @property
@@ -209,9 +211,12 @@ class Conversations:
         loop = asyncio.get_running_loop()
         next_beat = loop.time() + HEARTBEAT_SECONDS
         next_reconcile = loop.time() + RECONCILE_SECONDS
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), HEARTBEAT_SECONDS)
+        while not self._closed:
+            woken = asyncio.ensure_future(self._wake.wait())
+            await asyncio.wait({woken}, timeout=HEARTBEAT_SECONDS)
+            woken.cancel()
+            if self._closed:
+                return
             self._scanning = True
             self._wake.clear()
             try:
@@ -263,7 +268,7 @@ class Conversations:
             await self._apply_quietly(item)
             return "done"
         answer = AnswerPlace(
-            ref, item.answer_id, cards.item_value(item.id), adopt=item.attempts > 1
+            ref, item.answer_id, cards.item_value(item.id), adopt=item.shown_before
         )
         if item.attempts > MAX_ATTEMPTS:
             retry = cards.retry_actions(cards.item_value(item.id))
@@ -306,9 +311,7 @@ class Conversations:
                 await self._agent.decide(
                     ref.thread_id, pause.interrupt_id, Answer(text), user, also=become_decision
                 )
-                decision = Item(
-                    item.id, item.conversation, "decision", payload, item.answer_id, item.attempts
-                )
+                decision = dataclasses.replace(item, kind="decision", payload=payload)
                 await self._decision(decision, ref, answer)
                 return
         pointer = await self.pauses.pointer(ref.thread_id)

@@ -13,6 +13,7 @@ once when it was a process on this machine that no longer exists, else when its 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -43,6 +44,7 @@ TABLES = (
         answer_id TEXT NOT NULL,
         status TEXT NOT NULL DEFAULT 'queued',
         attempts INTEGER NOT NULL DEFAULT 0,
+        retries INTEGER NOT NULL DEFAULT 0,
         owner TEXT,
         lease_until REAL,
         created_at REAL NOT NULL,
@@ -73,6 +75,13 @@ class Item:
     answer_id: str
     """Tags the Slack messages this item writes, so a second attempt finds and replaces them."""
     attempts: int
+    """Attempts since it was accepted, or since a person pressed Retry."""
+    retries: int = 0
+
+    @property
+    def shown_before(self) -> bool:
+        """Whether an earlier attempt may have posted messages of this item's answer."""
+        return self.attempts > 1 or self.retries > 0
 
 
 class Inbox:
@@ -139,9 +148,7 @@ class Inbox:
         )
         if not changed:
             return None
-        return Item(
-            item.id, item.conversation, item.kind, item.payload, item.answer_id, item.attempts + 1
-        )
+        return dataclasses.replace(item, attempts=item.attempts + 1)
 
     async def finish(self, item_id: int, outcome: str = "done") -> None:
         """The item's effect is durable: it never runs again."""
@@ -162,8 +169,8 @@ class Inbox:
     async def retry(self, item_id: int) -> bool:
         """A held item goes back to the queue with a fresh count; false if it was not held."""
         changed = await self._database.execute(
-            "UPDATE inbox SET status = 'queued', attempts = 0, owner = NULL"
-            " WHERE id = ? AND status = 'held'",
+            "UPDATE inbox SET status = 'queued', attempts = 0, retries = retries + 1,"
+            " owner = NULL WHERE id = ? AND status = 'held'",
             (item_id,),
         )
         return changed == 1
@@ -266,4 +273,5 @@ def _item(row: Any) -> Item:
         json.loads(row["payload"]),
         row["answer_id"],
         row["attempts"],
+        row["retries"],
     )

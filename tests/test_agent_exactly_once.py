@@ -105,7 +105,7 @@ async def test_pause_in_another_process_resumes_here(agent_settings: AgentSettin
         assert len(await notes(agent)) == 1
 
 
-async def test_a_claim_stranded_by_a_crash_is_released_at_start(
+async def test_a_claim_an_older_version_stranded_is_open_again_after_the_upgrade(
     agent_settings: AgentSettings,
 ) -> None:
     async with Agent.open(agent_settings) as first:
@@ -119,3 +119,49 @@ async def test_a_claim_stranded_by_a_crash_is_released_at_start(
     async with Agent.open(agent_settings) as second:
         finished(await collect(second.resume("t-strand", paused.interrupt_id, Approve())))
         assert len(await notes(second)) == 1
+
+
+async def test_a_stored_decision_is_applied_after_a_crash_and_never_asked_again(
+    agent_settings: AgentSettings,
+) -> None:
+    async with Agent.open(agent_settings) as first:
+        paused = approval(await collect(first.start("t-stored", "save a note about water", "U1")))
+        await first.decide("t-stored", paused.interrupt_id, Approve(), "UBOB")
+        # The process dies here: the decision is stored, the graph never saw it.
+    async with Agent.open(agent_settings) as second:
+        with pytest.raises(ResumeRefused) as refused:  # nobody can decide it again
+            await second.decide("t-stored", paused.interrupt_id, Deny(), "UCAROL")
+        assert refused.value.reason == "already_handled"
+        events = await collect(second.apply("t-stored", paused.interrupt_id))
+        assert isinstance(events[0], Resumed) and events[0].decision == Approve()
+        finished(events)
+        assert len(await notes(second)) == 1
+        # Applying again (a second attempt of the same work) continues, and writes nothing more.
+        again = await collect(second.apply("t-stored", paused.interrupt_id))
+        assert isinstance(again[0], Resumed)
+        assert finished(again).text == finished(events).text
+        assert len(await notes(second)) == 1
+
+
+async def test_opening_the_agent_releases_no_one_elses_decision(
+    agent_settings: AgentSettings,
+) -> None:
+    async with Agent.open(agent_settings) as bot:
+        paused = approval(await collect(bot.start("t-own", "save a note about water", "U1")))
+        await bot.decide("t-own", paused.interrupt_id, Approve(), "UBOB")
+        async with Agent.open(agent_settings) as cli:  # `python -m bot audit` on the same file
+            with pytest.raises(ResumeRefused):
+                await cli.decide("t-own", paused.interrupt_id, Approve(), "UCAROL")
+        finished(await collect(bot.apply("t-own", paused.interrupt_id)))
+        assert len(await notes(bot)) == 1
+
+
+async def test_a_turn_cut_off_by_a_crash_continues_with_its_input_id(
+    agent_settings: AgentSettings,
+) -> None:
+    async with Agent.open(agent_settings) as agent:
+        first = await collect(agent.start("t-again", "hello", "U1", input_id="item-1"))
+        again = await collect(agent.start("t-again", "hello", "U1", input_id="item-1"))
+        assert finished(again).text == finished(first).text  # the same answer, not a new turn
+        assert [m["role"] for m in await agent.history("t-again")] == ["user", "assistant"]
+        assert await agent.took_input("t-again", "item-1")

@@ -177,7 +177,7 @@ async def test_approvers_setting_refuses_others_and_keeps_the_buttons(tmp_path: 
         await click(bot, "UBOB", card, "countersign_approve")  # a member of the group
         assert len(await notes(bot)) == 1
         actions = [row["action"] for row in await bot.runtime.store.audit_rows()]
-        assert actions == ["refused", "approved"]
+        assert actions == ["refused", "approved", "ran"]
 
 
 async def test_self_approval_off_refuses_the_requester(tmp_path: Path) -> None:
@@ -334,9 +334,10 @@ async def test_audit_command_prints_every_decision(
     await print_audit(settings, limit=10)
     lines = capsys.readouterr().out.splitlines()
     assert "action" in lines[0] and "args sha256" in lines[0]
-    refused, approved = lines[1:]
+    refused, approved, ran = lines[1:]
     assert "refused" in refused and "UCAROL" in refused
     assert "approved" in approved and "UBOB" in approved and "save_note" in approved
+    assert "ran" in ran and "save_note" in ran
     digest = arguments_hash(
         {
             "title": "Water",

@@ -1,18 +1,23 @@
-"""Kill the bot process at any moment and start it again: nothing is lost or repeated."""
+"""Kill the bot process at any moment, or deploy over it, and start it again: nothing is lost
+or repeated, and nothing is left looking in progress."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from playground.slack import SlackEmulator
 from tests.bot_process import bot_process
 
 CHANNEL = "C0GENERAL"
+HELLO = "I'm the Countersign demo model"
 
 
 def bot_replies(slack: SlackEmulator, thread_ts: str) -> list[str]:
     return [m.visible_text() for m in slack.thread(CHANNEL, thread_ts) if m.user == "UBOT"]
+
+
+def in_progress(text: str) -> bool:
+    return any(mark in text for mark in ("Thinking", "Continuing", "Paused for a restart"))
 
 
 async def test_a_card_still_works_after_kill_9_and_restart(tmp_path: Path) -> None:
@@ -39,31 +44,118 @@ async def test_a_card_still_works_after_kill_9_and_restart(tmp_path: Path) -> No
         assert len(posts) == 1  # the card was not posted again
 
 
-async def test_an_answer_cut_off_by_kill_9_is_marked_and_can_be_retried(tmp_path: Path) -> None:
+async def test_an_answer_cut_off_by_kill_9_continues_in_the_same_message(tmp_path: Path) -> None:
     async with SlackEmulator() as slack:
         async with bot_process(slack, tmp_path, DEMO_TOKENS_PER_SECOND="4") as first:
             asked, _ = await slack.user_says("UALICE", CHANNEL, "<@UBOT> hello")
             await slack.wait_until(
-                lambda: (
-                    "Thinking" not in "".join(bot_replies(slack, asked.ts))
-                    and bool(bot_replies(slack, asked.ts))
-                ),
+                lambda: bot_replies(slack, asked.ts) and "Thinking" not in bot_replies(
+                    slack, asked.ts
+                )[0],
                 timeout=20,
             )
             first.kill()
-        async with bot_process(slack, tmp_path) as second:
+        [partial] = slack.bot_messages(CHANNEL, asked.ts)
+        async with bot_process(slack, tmp_path):
             await slack.wait_until(
-                lambda: "Interrupted" in bot_replies(slack, asked.ts)[0], timeout=20
+                lambda: HELLO in bot_replies(slack, asked.ts)[0]
+                and not in_progress(bot_replies(slack, asked.ts)[0]),
+                timeout=20,
             )
-            answer = slack.thread(CHANNEL, asked.ts)[1]
-            assert [b["action_id"] for b in answer.buttons()] == ["countersign_retry"]
-            await slack.click("UALICE", CHANNEL, answer.ts, "countersign_retry")
-            await slack.wait_until(lambda: len(bot_replies(slack, asked.ts)) == 2, timeout=20)
-            await asyncio.sleep(0.5)
-            retried = bot_replies(slack, asked.ts)[-1]
-            assert "note" in retried.lower() and "Thinking" not in retried
-            assert slack.message(CHANNEL, answer.ts).buttons() == []
-            assert second.process.returncode is None
+        [answer] = slack.bot_messages(CHANNEL, asked.ts)  # one answer, not a second one
+        assert answer.ts == partial.ts
+        assert answer.buttons() == []  # no Stop left behind, no Retry needed
+
+
+async def test_a_message_queued_behind_a_turn_survives_kill_9(tmp_path: Path) -> None:
+    async with SlackEmulator() as slack:
+        async with bot_process(slack, tmp_path, DEMO_TOKENS_PER_SECOND="8") as first:
+            asked, _ = await slack.user_says("UALICE", CHANNEL, "<@UBOT> hello")
+            await slack.wait_until(lambda: bool(bot_replies(slack, asked.ts)), timeout=20)
+            _, deliveries = await slack.user_says(
+                "UALICE", CHANNEL, "what did I save about tea?", thread_ts=asked.ts
+            )
+            assert [d.status for d in deliveries] == [200]  # acked: Slack will not send it again
+            first.kill()
+        async with bot_process(slack, tmp_path):
+            await slack.wait_until(
+                lambda: len(bot_replies(slack, asked.ts)) == 2
+                and not any(in_progress(t) for t in bot_replies(slack, asked.ts)),
+                timeout=30,
+            )
+        first_answer, second_answer = bot_replies(slack, asked.ts)
+        assert HELLO in first_answer
+        assert "tea" in second_answer.lower()
+
+
+async def test_sigterm_pauses_an_answer_for_the_restart_and_the_next_process_finishes_it(
+    tmp_path: Path,
+) -> None:
+    async with SlackEmulator() as slack:
+        slow = {"DEMO_TOKENS_PER_SECOND": "4", "SHUTDOWN_GRACE_SECONDS": "0.5"}
+        async with bot_process(slack, tmp_path, **slow) as first:
+            asked, _ = await slack.user_says("UALICE", CHANNEL, "<@UBOT> hello")
+            await slack.wait_until(
+                lambda: bot_replies(slack, asked.ts) and "Thinking" not in bot_replies(
+                    slack, asked.ts
+                )[0],
+                timeout=20,
+            )
+        assert first.process.returncode == 0
+        assert not any("Traceback" in line for line in first.log), "\n".join(first.log)
+        [paused] = slack.bot_messages(CHANNEL, asked.ts)
+        assert "Paused for a restart" in paused.visible_text()
+        assert paused.buttons() == []  # a deploy is not a Stop: no Stop, no Retry
+        async with bot_process(slack, tmp_path):
+            await slack.wait_until(
+                lambda: HELLO in bot_replies(slack, asked.ts)[0]
+                and not in_progress(bot_replies(slack, asked.ts)[0]),
+                timeout=20,
+            )
+        [answer] = slack.bot_messages(CHANNEL, asked.ts)
+        assert answer.ts == paused.ts and "Stopped" not in answer.visible_text()
+
+
+async def test_an_answer_interrupted_twice_waits_for_retry(tmp_path: Path) -> None:
+    async with SlackEmulator() as slack:
+        slow = {"DEMO_TOKENS_PER_SECOND": "3"}
+
+        def streaming() -> bool:
+            replies = bot_replies(slack, asked.ts)
+            return bool(replies) and "Thinking" not in replies[0] and "Continuing" not in replies[0]
+
+        async with bot_process(slack, tmp_path, **slow) as first:
+            asked, _ = await slack.user_says("UALICE", CHANNEL, "<@UBOT> hello")
+            await slack.wait_until(streaming, timeout=20)
+            first.kill()
+        seen = len(slack.bot_messages(CHANNEL, asked.ts)[0].versions)
+        async with bot_process(slack, tmp_path, **slow) as second:
+            # The second attempt takes the answer over (its status line), then streams again.
+            await slack.wait_until(
+                lambda: len(slack.bot_messages(CHANNEL, asked.ts)[0].versions) > seen + 1
+                and streaming(),
+                timeout=20,
+            )
+            second.kill()
+        async with bot_process(slack, tmp_path, APPROVERS="UBOB"):
+            await slack.wait_until(
+                lambda: "countersign_retry"
+                in [b["action_id"] for b in slack.bot_messages(CHANNEL, asked.ts)[0].buttons()],
+                timeout=20,
+            )
+            [held] = slack.bot_messages(CHANNEL, asked.ts)
+            assert "Interrupted twice" in held.visible_text()
+            assert [b["action_id"] for b in held.buttons()] == ["countersign_retry"]
+            await slack.click("UCAROL", CHANNEL, held.ts, "countersign_retry")  # not theirs
+            await slack.wait_until(lambda: bool(slack.ephemerals(CHANNEL, "UCAROL")))
+            assert "countersign_retry" in str(slack.message(CHANNEL, held.ts).buttons())
+            await slack.click("UALICE", CHANNEL, held.ts, "countersign_retry")
+            await slack.wait_until(
+                lambda: HELLO in bot_replies(slack, asked.ts)[0]
+                and not in_progress(bot_replies(slack, asked.ts)[0]),
+                timeout=20,
+            )
+            assert slack.message(CHANNEL, held.ts).buttons() == []
 
 
 async def test_sigterm_shuts_down_cleanly(tmp_path: Path) -> None:

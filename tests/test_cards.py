@@ -288,17 +288,18 @@ def test_the_question_mentions_who_should_answer() -> None:
     assert iter_elements(answered) == []
 
 
-def test_stop_and_retry_buttons_carry_the_thread_but_answer_no_pause() -> None:
-    stop = buttons(cards.stop_actions(REF.thread_id))
-    valid_message(cards.stop_actions(REF.thread_id))
+def test_stop_and_retry_buttons_name_their_item_but_answer_no_pause() -> None:
+    value = cards.item_value(42)
+    stop = buttons(cards.stop_actions(value))
+    valid_message(cards.stop_actions(value))
     assert stop[cards.STOP]["text"]["text"] == "Stop"
-    assert json.loads(stop[cards.STOP]["value"]) == {"t": REF.thread_id}
+    assert cards.item_of(stop[cards.STOP]["value"]) == 42
 
-    interrupted = cards.interrupted_blocks(REF.thread_id)
-    assert "Interrupted" in valid_message(interrupted)
-    retry = buttons(interrupted)[cards.RETRY]
+    retry = buttons(cards.retry_actions(value))[cards.RETRY]
+    valid_message(cards.retry_actions(value))
     assert retry["style"] == "primary"
-    assert json.loads(retry["value"]) == {"t": REF.thread_id}
+    assert cards.item_of(retry["value"]) == 42
+    assert cards.item_of(json.dumps({"t": REF.thread_id})) is None  # an older version's button
 
     for value in (stop[cards.STOP]["value"], retry["value"]):
         with pytest.raises(ValueError, match="not a pause reference"):
