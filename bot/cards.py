@@ -52,15 +52,15 @@ class PauseRef:
         return json.dumps({"t": self.thread_id, "i": self.interrupt_id}, separators=(",", ":"))
 
     @classmethod
-    def decode(cls, value: str) -> PauseRef:
-        """Raises ValueError on anything that is not a value we wrote."""
-        try:
-            data = json.loads(value)
-        except TypeError as exc:
-            raise ValueError("not a pause reference") from exc
-        if not isinstance(data, dict) or not {"t", "i"} <= data.keys():
-            raise ValueError("not a pause reference")
-        thread_id, interrupt_id = data["t"], data["i"]
+    def decode(cls, value: object) -> PauseRef:
+        """Raises ValueError on anything that is not a value we wrote (it arrives from Slack
+        in a button value or private_metadata, and a forged one can be anything)."""
+        return cls.from_fields(_json_object(value))
+
+    @classmethod
+    def from_fields(cls, data: dict[str, Any]) -> PauseRef:
+        """The reference in decoded JSON (an edit modal's metadata holds more beside it)."""
+        thread_id, interrupt_id = data.get("t"), data.get("i")
         if not isinstance(thread_id, str) or not isinstance(interrupt_id, str):
             raise ValueError("not a pause reference")
         return cls(thread_id, interrupt_id)
@@ -163,13 +163,20 @@ def item_value(item_id: int) -> str:
     return json.dumps({"i": item_id}, separators=(",", ":"))
 
 
-def item_of(value: str) -> int | None:
-    """The inbox item a Stop or Retry button names; None for buttons of older versions."""
+ITEM_IDS = range(1, 2**63)
+"""Inbox item ids as the database stores them: a larger number cannot name one."""
+
+
+def item_of(value: object) -> int | None:
+    """The inbox item a Stop or Retry button names; None for buttons of older versions
+    (and for anything else a forged click may carry)."""
     try:
-        item = json.loads(value).get("i")
-    except (ValueError, AttributeError):
+        item = _json_object(value).get("i")
+    except ValueError:
         return None
-    return item if isinstance(item, int) and not isinstance(item, bool) else None
+    if isinstance(item, int) and not isinstance(item, bool) and item in ITEM_IDS:
+        return item
+    return None
 
 
 def stop_actions(value: str) -> list[Block]:
@@ -297,32 +304,76 @@ def arguments_modal(card: ApprovalCard) -> View:
     }
 
 
-def parse_edit_submission(view: View) -> tuple[PauseRef, dict[str, Any], dict[str, str]]:
-    """The edited arguments from a submitted edit modal, and per-field errors for bad JSON."""
-    metadata = json.loads(view["private_metadata"])
-    ref = PauseRef(str(metadata["t"]), str(metadata["i"]))
-    text_fields = set(metadata.get("text", []))
-    too_long = set(metadata.get("long", []))
+def parse_edit_submission(view: object) -> tuple[PauseRef, dict[str, Any], dict[str, str]]:
+    """The edited arguments from a submitted edit modal, and per-field errors for bad JSON.
+
+    Raises ValueError on a view we did not write: it comes from Slack, and a forged one can
+    hold anything anywhere.
+    """
+    if not isinstance(view, dict):
+        raise ValueError("not a view")
+    metadata = _json_object(view.get("private_metadata"))
+    ref = PauseRef.from_fields(metadata)
+    text_fields, too_long = _names(metadata, "text"), _names(metadata, "long")
     arguments: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    for block_id, actions in view["state"]["values"].items():
-        if not block_id.startswith("arg:"):
-            continue
+    for block_id, raw in _submitted_values(view).items():
         name = block_id.removeprefix("arg:")
-        raw = actions.get("value", {}).get("value")
         if raw is None and name in too_long:
             errors[block_id] = TOO_LONG_ERROR
+        elif raw is None:
             continue
-        if raw is None:
-            continue
-        if name in text_fields:
+        elif name in text_fields:
             arguments[name] = raw
-            continue
-        try:
-            arguments[name] = json.loads(raw)
-        except json.JSONDecodeError:
+        elif (parsed := _json_value(raw)) is not _NOT_JSON:
+            arguments[name] = parsed
+        else:
             errors[block_id] = "This field takes JSON (a number, true/false, a list…)."
     return ref, arguments, errors
+
+
+_NOT_JSON = object()
+
+
+def _json_value(raw: str) -> Any:
+    """`raw` parsed, or _NOT_JSON: also for nesting too deep or a number too long to read."""
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return _NOT_JSON
+
+
+def _json_object(value: object) -> dict[str, Any]:
+    """The JSON object `value` holds; ValueError for anything else (not text, not JSON…)."""
+    parsed = _json_value(value) if isinstance(value, str) else _NOT_JSON
+    if not isinstance(parsed, dict):
+        raise ValueError("not a pause reference")
+    return parsed
+
+
+def _names(metadata: dict[str, Any], key: str) -> set[str]:
+    names = metadata.get(key, [])
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise ValueError(f"private_metadata.{key} is not a list of names")
+    return set(names)
+
+
+def _submitted_values(view: dict[str, Any]) -> dict[str, str | None]:
+    """Each `arg:` input's text (None when left empty), by block id."""
+    state = view.get("state")
+    values = state.get("values") if isinstance(state, dict) else None
+    if not isinstance(values, dict):
+        raise ValueError("a view without state.values")
+    submitted: dict[str, str | None] = {}
+    for block_id, actions in values.items():
+        if not block_id.startswith("arg:"):
+            continue
+        action = actions.get("value", {}) if isinstance(actions, dict) else None
+        raw = action.get("value") if isinstance(action, dict) else None
+        if not isinstance(action, dict) or not isinstance(raw, str | None):
+            raise ValueError(f"state.values.{block_id} is not a text input's state")
+        submitted[block_id] = raw
+    return submitted
 
 
 def _too_long_hint(length: int) -> str:

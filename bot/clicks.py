@@ -14,12 +14,14 @@ import logging
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.errors import SlackApiError
 
 from agent import Approve, Decision, Deny, Edit, InvalidArguments, Pause, ResumeRefused
 from bot import cards
 from bot.approvers import Action
 from bot.conversations import Conversations
 from bot.pause_messages import approval_card
+from bot.request_checks import PayloadError, need_text, obj, objects, text
 from bot.runtime import BotRuntime
 from bot.store import ThreadRef
 
@@ -42,6 +44,7 @@ class ClickHandler:
     def __init__(self, runtime: BotRuntime, conversations: Conversations) -> None:
         self._runtime = runtime
         self._conversations = conversations
+        self._retiring: set[tuple[str, str]] = set()
 
     # --- buttons ----------------------------------------------------------------------------
 
@@ -80,11 +83,11 @@ class ClickHandler:
     async def on_stop(self, ack: AsyncAck, body: Body) -> None:
         """Stop the streaming answer this button belongs to: its starter or an approver may."""
         await ack()
-        item = cards.item_of(_button_value(body))
+        clicker, item = _clicker(body), cards.item_of(_button_value(body))
         refusal = (
             "This answer has already finished."
             if item is None
-            else await self._conversations.stop(item, _clicker(body))
+            else await self._conversations.stop(item, clicker)
         )
         if refusal is not None:
             await self._tell(body, refusal)
@@ -92,10 +95,8 @@ class ClickHandler:
     async def on_retry(self, ack: AsyncAck, body: Body) -> None:
         """Continue an answer that stopped after two interruptions in a row."""
         await ack()
-        item = cards.item_of(_button_value(body))
-        refusal = (
-            OLD_BUTTON if item is None else await self._conversations.retry(item, _clicker(body))
-        )
+        clicker, item = _clicker(body), cards.item_of(_button_value(body))
+        refusal = OLD_BUTTON if item is None else await self._conversations.retry(item, clicker)
         if refusal is not None:
             await self._tell(body, refusal)
 
@@ -104,24 +105,17 @@ class ClickHandler:
     async def on_deny_submitted(self, ack: AsyncAck, body: Body) -> None:
         """Deny with the optional reason; the modal closes at once."""
         await ack()
-        view = body.get("view") or {}
-        try:
-            ref = cards.PauseRef.decode(view["private_metadata"])
-            reason = view["state"]["values"].get("reason", {}).get("reason", {}).get("value")
-        except (KeyError, TypeError, ValueError, AttributeError):
-            logger.warning("ignored a deny submission we could not read")
-            return
-        reason = reason.strip() if isinstance(reason, str) else ""
+        view = obj(body, "view")
+        ref = _pause_ref(text(view, "private_metadata"))
+        reason = (text(view, "state", "values", "reason", "reason", "value") or "").strip()
         await self._decide_submitted(body, ref, Deny(reason or None), "deny")
 
     async def on_edit_submitted(self, ack: AsyncAck, body: Body) -> None:
         """Validate against the tool's schema: errors stay in the modal; else approve as edited."""
         try:
-            ref, arguments, errors = cards.parse_edit_submission(body["view"])
-        except (KeyError, TypeError, ValueError, AttributeError):
-            logger.warning("ignored an edit submission we could not read")
-            await ack()
-            return
+            ref, arguments, errors = cards.parse_edit_submission(obj(body, "view"))
+        except ValueError as unreadable:  # PayloadError included: acked by bot.listeners
+            raise PayloadError(f"an edit submission we did not write ({unreadable})") from None
         pause = await self._runtime.agent.pending(ref.thread_id)
         if not errors and pause is not None and pause.interrupt_id == ref.interrupt_id:
             try:
@@ -140,12 +134,7 @@ class ClickHandler:
 
     async def _check(self, body: Body, action: Action | None) -> tuple[ThreadRef, Pause] | None:
         """The pause this button answers, if it is still pending and the clicker may act."""
-        try:
-            pause_ref = cards.PauseRef.decode(_button_value(body))
-        except ValueError:
-            logger.warning("ignored a click with a value we did not write")
-            return None
-        return await self._check_ref(body, pause_ref, action)
+        return await self._check_ref(body, _pause_ref(_button_value(body)), action)
 
     async def _check_ref(
         self, body: Body, pause_ref: cards.PauseRef, action: Action | None
@@ -214,46 +203,58 @@ class ClickHandler:
         await self._tell(body, explanation, ref.thread_id)
 
     def _retire_card(self, body: Body) -> None:
-        """A stale card must not keep live buttons (pitfall 13)."""
-        message = body.get("message") or {}
-        blocks = message.get("blocks") or []
-        channel = (body.get("channel") or {}).get("id")
-        if not channel or not any(block.get("type") == "actions" for block in blocks):
+        """A stale card must not keep live buttons (pitfall 13).
+
+        Once per card at a time: every click on it would queue another edit in the lane that
+        decided cards share (8 a minute), ahead of the next real decision.
+        """
+        message = obj(body, "message")
+        blocks = objects(message, "blocks")
+        channel, ts = _channel(body), text(message, "ts")
+        if not channel or not ts or not any(block.get("type") == "actions" for block in blocks):
+            return
+        if (channel, ts) in self._retiring:
             return
         kept = [block for block in blocks if block.get("type") != "actions"]
         kept.append(
             {"type": "context", "elements": [{"type": "mrkdwn", "text": "No longer pending."}]}
         )
-        slack = self._runtime.slack
+        slack, shown = self._runtime.slack, text(message, "text") or ""
 
         async def retire() -> None:
-            await slack.update(channel, str(message["ts"]), str(message.get("text", "")), kept)
+            try:
+                await slack.update(channel, ts, shown, kept)
+            except SlackApiError as exc:  # the click named a message that is not ours to edit
+                logger.warning("could not retire the card %.40s: %s", ts, _error(exc))
+            finally:
+                self._retiring.discard((channel, ts))
 
+        self._retiring.add((channel, ts))
         self._runtime.tasks.submit(retire, name="retire a stale card")
 
     async def _open(self, body: Body, view: dict[str, Any]) -> None:
-        trigger_id = body.get("trigger_id")
-        if not isinstance(trigger_id, str):
-            logger.warning("a click without a trigger_id: no form to open")
-            return
-        await self._runtime.client.views_open(trigger_id=trigger_id, view=view)
+        trigger_id = need_text(body, "trigger_id")
+        try:
+            await self._runtime.client.views_open(trigger_id=trigger_id, view=view)
+        except SlackApiError as exc:  # an expired or forged trigger: the person clicks again
+            logger.warning("could not open a form for %s: %s", _clicker(body), _error(exc))
 
-    async def _tell(self, body: Body, text: str, thread_id: str | None = None) -> None:
+    async def _tell(self, body: Body, notice: str, thread_id: str | None = None) -> None:
         """Tell the clicker privately where they clicked (a modal: in its conversation)."""
-        channel = (body.get("channel") or {}).get("id")
-        message = body.get("message") or {}
-        thread_ts = message.get("thread_ts") or message.get("ts")
+        channel = _channel(body)
+        message = obj(body, "message")
+        thread_ts = text(message, "thread_ts") or text(message, "ts")
         if not channel and thread_id is not None:
             ref = await self._runtime.store.conversation(thread_id)
             if ref is not None:
                 channel, thread_ts = ref.channel, ref.thread_ts
         if not channel:
-            logger.info("refused %s without a channel to tell them: %s", _clicker(body), text)
+            logger.info("refused %s without a channel to tell them: %s", _clicker(body), notice)
             return
         slack, user = self._runtime.slack, _clicker(body)
 
         async def tell() -> None:
-            await slack.ephemeral(str(channel), user, text, thread_ts)
+            await slack.ephemeral(str(channel), user, notice, thread_ts)
 
         self._runtime.tasks.submit(tell, name="tell a clicker")
 
@@ -262,11 +263,24 @@ class ClickHandler:
 
 
 def _clicker(body: Body) -> str:
-    return str((body.get("user") or {}).get("id") or "")
+    """Who clicked; a click from nobody is not one we can check or answer."""
+    return need_text(body, "user", "id")
+
+
+def _channel(body: Body) -> str | None:
+    return text(body, "channel", "id")
 
 
 def _button_value(body: Body) -> str:
+    return text(body, "actions", 0, "value") or ""
+
+
+def _pause_ref(value: str | None) -> cards.PauseRef:
     try:
-        return str(body["actions"][0]["value"])
-    except (KeyError, IndexError, TypeError):
-        return ""
+        return cards.PauseRef.decode(value or "")
+    except ValueError:
+        raise PayloadError("a pause reference we did not write") from None
+
+
+def _error(exc: SlackApiError) -> str:
+    return str(exc.response.get("error") or exc.response.status_code)

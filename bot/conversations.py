@@ -397,4 +397,3 @@ def _ref_of(payload: dict[str, Any]) -> ThreadRef | None:
     if not slack:
         return None
     return ThreadRef(str(slack["team"]), str(slack["channel"]), str(slack["thread_ts"]))
-

@@ -1,23 +1,83 @@
-"""Which Bolt listener handles what: one line each, no logic (house style)."""
+"""Which Bolt listener handles what: one line each, every one behind `guarded` (house style).
+
+Listeners run before Slack is acked (`process_before_response`, bot/app.py). A listener that
+raises before `ack()` answers 500 over HTTP and nothing at all over Socket Mode, where Slack
+waits 3 s, retries, and shows the clicker an error. A payload we cannot read would fail the
+same way on every retry, so `guarded` acks it and logs one line instead; any other error is
+ours, and is left to Bolt (500 and a traceback: Slack retries an event we failed to store).
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
 
 from bot import cards
 from bot.clicks import ClickHandler
 from bot.messages import MessageHandler
+from bot.request_checks import PayloadError, describe
+
+logger = logging.getLogger(__name__)
+
+Body = dict[str, Any]
+Listener = Callable[[AsyncAck, Body], Awaitable[None]]
+
+EVENT_TYPES = ("app_mention", "message")
+"""The event types the manifest subscribes to (message.* arrive as `message`)."""
+ANYTHING = re.compile(".*")
 
 
 def register(app: AsyncApp, messages: MessageHandler, clicks: ClickHandler) -> None:
     """Subscribe every event and action the manifest enables; unhandled ones would be retried."""
-    app.event("app_mention")(messages.on_event)
-    app.event("message")(messages.on_event)  # every subtype, so edits/deletions are acked too
-    app.action(cards.APPROVE)(clicks.on_approve)
-    app.action(cards.DENY)(clicks.on_deny)
-    app.action(cards.EDIT)(clicks.on_edit)
-    app.action(cards.VIEW_ARGUMENTS)(clicks.on_view_arguments)
-    app.action(cards.STOP)(clicks.on_stop)
-    app.action(cards.RETRY)(clicks.on_retry)
-    app.view(cards.DENY_MODAL)(clicks.on_deny_submitted)
-    app.view(cards.EDIT_MODAL)(clicks.on_edit_submitted)
+    for event_type in EVENT_TYPES:  # every message subtype, so edits/deletions are acked too
+        app.event(event_type)(guarded(messages.on_event))
+    app.action(cards.APPROVE)(guarded(clicks.on_approve))
+    app.action(cards.DENY)(guarded(clicks.on_deny))
+    app.action(cards.EDIT)(guarded(clicks.on_edit))
+    app.action(cards.VIEW_ARGUMENTS)(guarded(clicks.on_view_arguments))
+    app.action(cards.STOP)(guarded(clicks.on_stop))
+    app.action(cards.RETRY)(guarded(clicks.on_retry))
+    app.view(cards.DENY_MODAL)(guarded(clicks.on_deny_submitted))
+    app.view(cards.EDIT_MODAL)(guarded(clicks.on_edit_submitted))
+    register_fallbacks(app)
+
+
+def register_fallbacks(app: AsyncApp) -> None:
+    """Registered last, so they see only what nothing above matched, and ack it.
+
+    Bolt answers 404 to a request no listener takes: over HTTP Slack counts that as a failed
+    delivery (an event is retried, a click shows an error), over Socket Mode nothing is sent
+    at all. A button of an older version, an unknown action or modal, or an event type we did
+    not subscribe to changes nothing here, so it is acked with one line in the log.
+    """
+    app.event(ANYTHING)(guarded(_ignore))
+    app.action(ANYTHING)(guarded(_ignore))
+    app.view(ANYTHING)(guarded(_ignore))
+    app.view_closed(ANYTHING)(guarded(_ignore))
+
+
+def guarded(listener: Listener) -> Listener:
+    """`listener`, acking if it did not, with a payload it cannot read as one warning line."""
+
+    async def run(ack: AsyncAck, body: Body) -> None:
+        try:
+            await listener(ack, body)
+        except PayloadError as unreadable:
+            logger.warning("ignored %s: %s", describe(body), unreadable)
+        if ack.response is None:
+            await ack()
+
+    # Named after the listener for Bolt's logs; not functools.wraps: Bolt reads the arguments
+    # to inject from the unwrapped function, and a bound method's would include `self`.
+    run.__name__ = run.__qualname__ = getattr(listener, "__name__", "listener")
+    return run
+
+
+async def _ignore(ack: AsyncAck, body: Body) -> None:
+    """Nothing to do: `guarded` acks."""
+    logger.info("acked %s that nothing here handles", describe(body))

@@ -14,7 +14,10 @@ import logging
 import re
 from typing import Any
 
+from slack_bolt.context.ack.async_ack import AsyncAck
+
 from bot.conversations import Conversations
+from bot.request_checks import obj, text
 from bot.runtime import BotRuntime
 from bot.store import ThreadRef
 
@@ -37,40 +40,38 @@ class MessageHandler:
         self._runtime = runtime
         self._conversations = conversations
 
-    async def on_event(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        """Bolt's listener: accept the message durably; Slack gets its ack when this returns."""
-        subtype = event.get("subtype")
-        if subtype is not None and subtype not in CONVERSATIONAL_SUBTYPES or event.get("bot_id"):
+    async def on_event(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Bolt's listener: accept the message durably; Slack gets its ack when this returns.
+
+        Fields of the wrong type raise PayloadError (acked and logged by bot.listeners).
+        """
+        event = obj(body, "event")
+        subtype = text(event, "subtype")
+        if (subtype is not None and subtype not in CONVERSATIONAL_SUBTYPES) or event.get("bot_id"):
             return
-        user, channel, ts = event.get("user"), event.get("channel"), event.get("ts")
-        if not all(isinstance(value, str) and value for value in (user, channel, ts)):
+        user, channel, ts = text(event, "user"), text(event, "channel"), text(event, "ts")
+        if not (user and channel and ts) or user == self._runtime.identity.user_id:
             return
-        if user == self._runtime.identity.user_id:
-            return
-        text = event.get("text")
-        text = text if isinstance(text, str) else ""
-        thread_ts = event.get("thread_ts")
-        team = body.get("team_id")
+        said = text(event, "text") or ""
         ref = ThreadRef(
-            team if isinstance(team, str) and team else self._runtime.identity.team_id,
-            str(channel),
-            thread_ts if isinstance(thread_ts, str) and thread_ts else str(ts),
+            text(body, "team_id") or self._runtime.identity.team_id,
+            channel,
+            text(event, "thread_ts") or ts,
         )
-        if not await self._is_for_us(event, ref, text):
+        if not await self._is_for_us(event, ref, said):
             return
-        event_id = body.get("event_id")
         await self._conversations.accept_message(
             ref,
-            str(user),
-            clean_text(text, self._runtime.identity.user_id),
-            ts=str(ts),
-            event_id=event_id if isinstance(event_id, str) else None,
+            user,
+            clean_text(said, self._runtime.identity.user_id),
+            ts=ts,
+            event_id=text(body, "event_id"),
         )
 
-    async def _is_for_us(self, event: dict[str, Any], ref: ThreadRef, text: str) -> bool:
+    async def _is_for_us(self, event: dict[str, Any], ref: ThreadRef, said: str) -> bool:
         if event.get("type") == "app_mention" or event.get("channel_type") == "im":
             return True
-        if f"<@{self._runtime.identity.user_id}" in text:
+        if f"<@{self._runtime.identity.user_id}" in said:
             return True  # a mention seen as a `message`: answered once with its twin
-        replying = event.get("thread_ts") not in (None, event.get("ts"))
+        replying = ref.thread_ts != text(event, "ts")
         return replying and await self._runtime.store.is_conversation(ref.thread_id)

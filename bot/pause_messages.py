@@ -152,4 +152,3 @@ class PauseMessages:
             cards.question_text(pause.requested_by, question),
             cards.question_blocks(pause.requested_by, question, anyone),
         )
-

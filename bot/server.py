@@ -15,11 +15,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot import listeners, request_checks
 from bot.app import Bot, open_bot
 from bot.expiry import ExpirySweeper
+from bot.request_checks import RequestVerifier
 from bot.settings import BotSettings
 
 logger = logging.getLogger(__name__)
@@ -38,15 +41,38 @@ class RunningBot:
 def web_app(bot: Bot, ready: asyncio.Event, draining: asyncio.Event) -> web.Application:
     """The HTTP endpoints; events only in HTTP mode (Socket Mode needs no public endpoint)."""
 
+    verifier = RequestVerifier(_signing_secret(bot)) if bot.mode == "http" else None
+
     async def events(request: web.Request) -> web.StreamResponse:
+        """Verify the raw bytes, then parse and check them, and only then hand them to Bolt.
+
+        Bolt checks the signature again (bot/app.py leaves its request verification on in HTTP
+        mode): one more HMAC per request, kept so the Bolt app stays safe wherever it is
+        mounted. This check is the one that runs before any parsing (pitfall 35).
+        """
+        assert verifier is not None  # the route exists only in HTTP mode
+        raw = await request.read()
         try:
-            bolt_request = await to_bolt_request(request)
-            response = await bot.app.async_dispatch(bolt_request)
-        except Exception:
-            logger.warning("rejected a malformed request to %s", EVENTS_PATH, exc_info=True)
-            return web.json_response({"error": "malformed request"}, status=400)
+            verifier.check(request.headers, raw)
+            body = request_checks.read(raw, request.headers.get("Content-Type"))
+        except request_checks.Rejected as rejected:
+            logger.warning("answered %s to a request: %s", rejected.status, rejected.reason)
+            error = "invalid request" if rejected.status == 401 else "malformed request"
+            return web.json_response({"error": error}, status=rejected.status)
+        if body.get("type") == "app_rate_limited":
+            logger.warning("Slack is dropping events: over 30,000 in an hour (app_rate_limited)")
+            return web.Response(status=200)
+        if (kind := request_checks.unsubscribed_event(body, listeners.EVENT_TYPES)) is not None:
+            logger.info("acked an event this app does not subscribe to: %.60r", kind)
+            return web.Response(status=200)
+        bolt_request = AsyncBoltRequest(
+            body=raw.decode(),
+            query=request.query_string,
+            headers=request.headers,  # type: ignore[arg-type]
+        )
+        response = await bot.app.async_dispatch(bolt_request)
         if response.status >= 400:
-            logger.warning("answered %s to a request: %s", response.status, response.body)
+            logger.warning("answered %s to a request: %.200s", response.status, response.body)
         return await to_aiohttp_response(response)
 
     async def healthz(_: web.Request) -> web.Response:
@@ -65,6 +91,12 @@ def web_app(bot: Bot, ready: asyncio.Event, draining: asyncio.Event) -> web.Appl
         app.router.add_post(EVENTS_PATH, events)
     app.router.add_get("/healthz", healthz)
     return app
+
+
+def _signing_secret(bot: Bot) -> str:
+    secret = bot.runtime.settings.slack_signing_secret
+    assert secret is not None  # mode() requires it in HTTP mode
+    return secret.get_secret_value()
 
 
 @contextlib.asynccontextmanager

@@ -144,7 +144,9 @@ class MessageStreamer:
         self._display.placeholder = status
         try:
             if self._messages.sent:
-                await self._messages.update(self._messages.sent[0], self._frames()[0], skippable=False)
+                await self._messages.update(
+                    self._messages.sent[0], self._frames()[0], skippable=False
+                )
             else:
                 await self._messages.post(0, self._frames()[0])
         except StreamError:

@@ -110,7 +110,9 @@ class TurnRenderer:
             if streamer.state == "streaming":
                 await streamer.aclose()
 
-    async def show(self, answer: AnswerPlace, footer: str, actions: list[cards.Block] | None) -> None:
+    async def show(
+        self, answer: AnswerPlace, footer: str, actions: list[cards.Block] | None
+    ) -> None:
         """Put a final line (and buttons) on an answer without running anything."""
         streamer = await self._streamer(answer)
         await streamer.start(footer)

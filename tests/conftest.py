@@ -36,3 +36,10 @@ async def slack() -> AsyncIterator[SlackEmulator]:
     """A fresh emulated Slack workspace (its defaults: no rate limits enforced)."""
     async with SlackEmulator() as emulator:
         yield emulator
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """`--chaos-runs N`: seeds per mode for tests/test_chaos.py (a few by default, for CI)."""
+    parser.addoption(
+        "--chaos-runs", type=int, default=2, help="seeds per mode in tests/test_chaos.py"
+    )

@@ -49,17 +49,20 @@ async def test_an_answer_cut_off_by_kill_9_continues_in_the_same_message(tmp_pat
         async with bot_process(slack, tmp_path, DEMO_TOKENS_PER_SECOND="4") as first:
             asked, _ = await slack.user_says("UALICE", CHANNEL, "<@UBOT> hello")
             await slack.wait_until(
-                lambda: bot_replies(slack, asked.ts) and "Thinking" not in bot_replies(
-                    slack, asked.ts
-                )[0],
+                lambda: (
+                    bot_replies(slack, asked.ts)
+                    and "Thinking" not in bot_replies(slack, asked.ts)[0]
+                ),
                 timeout=20,
             )
             first.kill()
         [partial] = slack.bot_messages(CHANNEL, asked.ts)
         async with bot_process(slack, tmp_path):
             await slack.wait_until(
-                lambda: HELLO in bot_replies(slack, asked.ts)[0]
-                and not in_progress(bot_replies(slack, asked.ts)[0]),
+                lambda: (
+                    HELLO in bot_replies(slack, asked.ts)[0]
+                    and not in_progress(bot_replies(slack, asked.ts)[0])
+                ),
                 timeout=20,
             )
         [answer] = slack.bot_messages(CHANNEL, asked.ts)  # one answer, not a second one
@@ -79,8 +82,10 @@ async def test_a_message_queued_behind_a_turn_survives_kill_9(tmp_path: Path) ->
             first.kill()
         async with bot_process(slack, tmp_path):
             await slack.wait_until(
-                lambda: len(bot_replies(slack, asked.ts)) == 2
-                and not any(in_progress(t) for t in bot_replies(slack, asked.ts)),
+                lambda: (
+                    len(bot_replies(slack, asked.ts)) == 2
+                    and not any(in_progress(t) for t in bot_replies(slack, asked.ts))
+                ),
                 timeout=30,
             )
         first_answer, second_answer = bot_replies(slack, asked.ts)
@@ -96,9 +101,10 @@ async def test_sigterm_pauses_an_answer_for_the_restart_and_the_next_process_fin
         async with bot_process(slack, tmp_path, **slow) as first:
             asked, _ = await slack.user_says("UALICE", CHANNEL, "<@UBOT> hello")
             await slack.wait_until(
-                lambda: bot_replies(slack, asked.ts) and "Thinking" not in bot_replies(
-                    slack, asked.ts
-                )[0],
+                lambda: (
+                    bot_replies(slack, asked.ts)
+                    and "Thinking" not in bot_replies(slack, asked.ts)[0]
+                ),
                 timeout=20,
             )
         assert first.process.returncode == 0
@@ -108,8 +114,10 @@ async def test_sigterm_pauses_an_answer_for_the_restart_and_the_next_process_fin
         assert paused.buttons() == []  # a deploy is not a Stop: no Stop, no Retry
         async with bot_process(slack, tmp_path):
             await slack.wait_until(
-                lambda: HELLO in bot_replies(slack, asked.ts)[0]
-                and not in_progress(bot_replies(slack, asked.ts)[0]),
+                lambda: (
+                    HELLO in bot_replies(slack, asked.ts)[0]
+                    and not in_progress(bot_replies(slack, asked.ts)[0])
+                ),
                 timeout=20,
             )
         [answer] = slack.bot_messages(CHANNEL, asked.ts)
@@ -132,15 +140,19 @@ async def test_an_answer_interrupted_twice_waits_for_retry(tmp_path: Path) -> No
         async with bot_process(slack, tmp_path, **slow) as second:
             # The second attempt takes the answer over (its status line), then streams again.
             await slack.wait_until(
-                lambda: len(slack.bot_messages(CHANNEL, asked.ts)[0].versions) > seen + 1
-                and streaming(),
+                lambda: (
+                    len(slack.bot_messages(CHANNEL, asked.ts)[0].versions) > seen + 1
+                    and streaming()
+                ),
                 timeout=20,
             )
             second.kill()
         async with bot_process(slack, tmp_path, APPROVERS="UBOB"):
             await slack.wait_until(
-                lambda: "countersign_retry"
-                in [b["action_id"] for b in slack.bot_messages(CHANNEL, asked.ts)[0].buttons()],
+                lambda: (
+                    "countersign_retry"
+                    in [b["action_id"] for b in slack.bot_messages(CHANNEL, asked.ts)[0].buttons()]
+                ),
                 timeout=20,
             )
             [held] = slack.bot_messages(CHANNEL, asked.ts)
@@ -151,8 +163,10 @@ async def test_an_answer_interrupted_twice_waits_for_retry(tmp_path: Path) -> No
             assert "countersign_retry" in str(slack.message(CHANNEL, held.ts).buttons())
             await slack.click("UALICE", CHANNEL, held.ts, "countersign_retry")
             await slack.wait_until(
-                lambda: HELLO in bot_replies(slack, asked.ts)[0]
-                and not in_progress(bot_replies(slack, asked.ts)[0]),
+                lambda: (
+                    HELLO in bot_replies(slack, asked.ts)[0]
+                    and not in_progress(bot_replies(slack, asked.ts)[0])
+                ),
                 timeout=20,
             )
             assert slack.message(CHANNEL, held.ts).buttons() == []
