@@ -37,7 +37,6 @@ class Display:
     status: str | None = None
     actions: list[Block] | None = None
     footer: str | None = None
-    """Our own mrkdwn (a pointer with a link, a mention): shown as written, never escaped."""
     final_actions: list[Block] | None = None
     final: bool = False
 
@@ -82,17 +81,14 @@ def _frame(piece: Piece | None, want: Display, *, last: bool) -> Frame:
             text = _line(want.status or want.placeholder)
             blocks = [_context(text)]
         else:
-            if last and want.footer:
-                text = _line(want.footer, escape=False)
-            else:
-                text = _line(EMPTY_ANSWER if last else "")
+            text = _line((want.footer or EMPTY_ANSWER) if last else "")
             blocks = [_section(text)]
     else:
         text = rendered
         if live and want.status:
             blocks.append(_context(_line(want.status)))
         if last and want.final and want.footer:
-            blocks.append(_context(_line(want.footer, escape=False)))
+            blocks.append(_context(_line(want.footer)))
     if live and want.actions:
         blocks.extend(want.actions)
     if last and want.final and want.final_actions:
@@ -108,12 +104,12 @@ def _context(text: str) -> Block:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}], "_ours": True}
 
 
-def _line(text: str, *, escape: bool = True) -> str:
-    """A status or footer line: one line, bounded; escaped unless it is our own mrkdwn."""
+def _line(text: str) -> str:
+    """A status or footer line: plain text, escaped, one line, bounded."""
     flat = " ".join(text.split()) or "…"
     if len(flat) > _LINE_LIMIT:
         flat = flat[: _LINE_LIMIT - 1] + "…"
-    return escape_mrkdwn(flat) if escape else flat
+    return escape_mrkdwn(flat)
 
 
 def _without_mark(block: Block) -> Block:

@@ -8,6 +8,7 @@ refuses for good raises `StreamError`.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
@@ -15,11 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answer_blocks import Block, Frame, sendable
 from bot.budgeted_calls import ONE_TRY, BudgetedCalls, failure_code
+from bot.marked_messages import find_marked, marker_metadata, thread_messages
 
 Reply = dict[str, Any]
 
@@ -48,26 +50,17 @@ async def answer_pieces(
 ) -> list[str]:
     """ts of the messages an earlier attempt at this answer posted, in piece order.
 
-    Reads the whole thread, page by page: a long thread's answer can be past the first page.
+    Reads the whole thread: a long thread's answer can be past the first page.
     """
     pieces: dict[int, str] = {}
-    cursor: str | None = None
-    while True:
-
-        async def page_after(after: str | None = cursor) -> Any:
-            return await client.conversations_replies(
-                channel=channel, ts=thread_ts, include_all_metadata=True, limit=200, cursor=after
-            )
-
-        page = await calls.must_land("conversations.replies", page_after)
-        for found in page.get("messages") or []:
-            metadata = found.get("metadata") or {}
+    found = thread_messages(client, calls, channel=channel, thread_ts=thread_ts)
+    async with contextlib.aclosing(found):
+        async for message in found:
+            metadata = message.get("metadata") or {}
             payload = metadata.get("event_payload") or {}
             if metadata.get("event_type") == PIECE_EVENT and payload.get("stream") == answer_id:
-                pieces[int(payload.get("piece", 0))] = str(found["ts"])
-        cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-        if not cursor:
-            return [pieces[index] for index in sorted(pieces)]
+                pieces[int(payload.get("piece", 0))] = str(message["ts"])
+    return [pieces[index] for index in sorted(pieces)]
 
 
 class AnswerMessages:
@@ -102,7 +95,7 @@ class AnswerMessages:
                 thread_ts=self._thread_ts,
                 text=frame.text,
                 blocks=self._blocks(frame),
-                metadata={"event_type": PIECE_EVENT, "event_payload": self._marker(index)},
+                metadata=marker_metadata(self._marker(index), PIECE_EVENT),
             )
             return dict(response.data) if isinstance(response.data, dict) else {}
 
@@ -141,26 +134,20 @@ class AnswerMessages:
         self.sent.remove(message)
 
     async def _find_post(self, index: int, after: str) -> Reply | None:
-        """After an ambiguous failure, find the post if Slack made it anyway (no ghost twin)."""
-        try:
-            response = await self._calls.must_land(
-                "conversations.replies",
-                lambda: self._client.conversations_replies(
-                    channel=self._channel,
-                    ts=self._thread_ts,
-                    oldest=after,
-                    include_all_metadata=True,
-                ),
-                policy=ONE_TRY,
-            )
-        except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
-            self._log.warning("could not check for a lost post: %s", error)
-            return None
-        for found in response.get("messages") or []:
-            metadata = found.get("metadata") or {}
-            if metadata.get("event_payload") == self._marker(index):
-                return {"ts": found["ts"]}
-        return None
+        """After an ambiguous failure, find the post if Slack made it anyway (no ghost twin).
+
+        A search that fails raises: not knowing is no licence to post a second copy.
+        """
+        ts = await find_marked(
+            self._client,
+            self._calls,
+            channel=self._channel,
+            thread_ts=self._thread_ts,
+            metadata=marker_metadata(self._marker(index), PIECE_EVENT),
+            oldest=after,
+            policy=ONE_TRY,
+        )
+        return {"ts": ts} if ts is not None else None
 
     async def _call(
         self,

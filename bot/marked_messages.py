@@ -9,7 +9,8 @@ thread does not fit in one page.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -47,6 +48,26 @@ async def find_marked(
     `calls` under `policy`. If a page cannot be read, its error is raised: a failed search does
     not mean the message is absent.
     """
+    messages = thread_messages(
+        client, calls, channel=channel, thread_ts=thread_ts, oldest=oldest, policy=policy
+    )
+    async with contextlib.aclosing(messages):
+        async for message in messages:
+            if _carries(message, metadata):
+                return str(message["ts"])
+    return None
+
+
+async def thread_messages(
+    client: AsyncWebClient,
+    calls: BudgetedCalls,
+    *,
+    channel: str,
+    thread_ts: str,
+    oldest: str | None = None,
+    policy: RetryPolicy | None = None,
+) -> AsyncGenerator[dict[str, Any], None]:
+    """Every message of a thread with its metadata, page by page; a page's error is raised."""
     cursor: str | None = None
     while True:
         page = await calls.must_land(
@@ -55,11 +76,10 @@ async def find_marked(
             policy=policy,
         )
         for message in page.get("messages") or []:
-            if _carries(message, metadata):
-                return str(message["ts"])
+            yield message
         cursor = (page.get("response_metadata") or {}).get("next_cursor")
         if not cursor:
-            return None
+            return
 
 
 def _page(

@@ -34,7 +34,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.answer_blocks import MAX_ACTION_BLOCKS, AnswerFrames, Block, Display, Frame
 from bot.answer_messages import AnswerMessages, SentMessage, StreamError
 from bot.budgeted_calls import BudgetedCalls, RetryPolicy
-from bot.formatting import escape_mrkdwn
 from bot.rate_limits import SlackRateLimiter
 from bot.splitting import MESSAGE_LIMIT
 
@@ -188,7 +187,7 @@ class MessageStreamer:
         actions: list[Block] | None = None,
     ) -> None:
         """Land the whole text (ours, or `final_text`), drop status and live actions, add
-        `footer` (our own mrkdwn) and the final `actions` (a Retry button), if any.
+        `footer` (plain text) and the final `actions` (a Retry button), if any.
 
         Returns when every message shows its final content. Raises StreamError if Slack refused
         an edit for good (the other messages still get theirs) or a post (later pieces would
@@ -199,7 +198,7 @@ class MessageStreamer:
 
     async def fail(self, message: str, reference: str | None = None) -> None:
         """Finish with an error line; with no text yet, the status message becomes that line."""
-        line = f"⚠️ {escape_mrkdwn(message)}" + (f" (ref {reference})" if reference else "")
+        line = f"⚠️ {message}" + (f" (ref {reference})" if reference else "")
         await self._end(None, line, "failed")
 
     async def aclose(self) -> None:

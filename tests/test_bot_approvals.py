@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -258,6 +259,8 @@ async def test_a_new_message_while_paused_points_at_the_card(tmp_path: Path) -> 
         await bot.say("UBOB", CHANNEL, "is this done yet?", thread_ts=asked.ts)
         pointer = bot.replies(CHANNEL, asked.ts)[-1].visible_text()
         assert "waiting for a decision" in pointer and "Save note" in pointer
+        shown = json.dumps(bot.replies(CHANNEL, asked.ts)[-1].blocks)
+        assert "|above>" in shown and "&lt;" not in shown  # a working link, not escaped text
         assert bot.slack.message(CHANNEL, card.ts).buttons()  # the pause was not dropped
         await click(bot, "UBOB", card, "countersign_approve")
         assert len(await notes(bot)) == 1
