@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from agent import tool_results
 from bot.audit import print_audit
 from bot.store import arguments_hash
 from playground.slack import Message
@@ -348,3 +349,23 @@ async def test_audit_command_prints_every_decision(
         }
     )
     assert digest[:12] in approved
+
+
+async def test_a_pause_outside_slack_expires_quietly(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The terminal chat on the same database: its pauses expire too, with no Slack to edit."""
+    async with slack_bot(tmp_path, approval_ttl_seconds=0.3) as bot:
+        agent = bot.runtime.agent
+        events = [e async for e in agent.start("terminal:1", "save a note about water", "ULOCAL")]
+        assert type(events[-1]).__name__ == "ApprovalRequested"
+        for _ in range(100):
+            if await agent.pending("terminal:1") is None:
+                break
+            await asyncio.sleep(0.05)
+        assert await agent.pending("terminal:1") is None
+        await asyncio.sleep(1)  # several more sweeps
+        assert await notes(bot) == []
+        results = [m for m in await agent.history("terminal:1") if m["role"] == "tool"]
+        assert [m["content"] for m in results] == [tool_results.EXPIRED]  # the model was told
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]

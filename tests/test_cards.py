@@ -414,3 +414,11 @@ def test_a_value_too_long_to_edit_is_never_submitted_cut_short() -> None:
         submitted(modal, {"title": "Water", "body": "Shorter."})
     )
     assert (arguments, errors) == ({"title": "Water", "body": "Shorter."}, {})
+
+
+def test_a_huge_question_is_shortened_to_fit_its_message() -> None:
+    for question in ("x" * 50_000, "&<>" * 20_000):
+        blocks = cards.question_blocks("UALICE", question, anyone=False)
+        shown = valid_message(blocks)
+        assert "…" in shown
+        assert len(cards.question_text("UALICE", question)) <= cards.QUESTION_LIMIT + 20
