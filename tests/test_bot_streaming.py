@@ -13,6 +13,7 @@ from bot.rate_limits import Budget, SlackRateLimiter
 from bot.slack_calls import SlackCalls
 from bot.streaming import StreamerSettings
 from playground.slack import Call, SlackEmulator
+from playground.slack.payloads import block_actions
 from tests.bot_harness import SlackBot, slack_bot
 from tests.mock_llm_server import MockLLMServer, Reply
 
@@ -205,3 +206,37 @@ async def test_the_first_text_is_shown_as_soon_as_it_arrives(
 
 def shown(bot: SlackBot) -> list[Call]:
     return [c for c in bot.slack.calls if c.method in ("chat.update", "chat.postMessage")]
+
+
+async def test_a_stale_stop_button_stops_nothing_else(tmp_path: Path) -> None:
+    """A Stop button names its own answer: clicked after that answer ended, it stops no other."""
+    async with slack_bot(tmp_path, demo_tokens_per_second=40) as bot:
+        slack = bot.slack
+        asked, _ = await slack.user_says("UALICE", CHANNEL, "<@UBOT> hello")
+        await bot.wait_for(lambda: bot.replies(CHANNEL, asked.ts)[0].buttons(), timeout=10)
+        old_stop = bot.replies(CHANNEL, asked.ts)[0].buttons()[0]
+        await bot.idle(timeout=30)
+        await slack.user_says("UALICE", CHANNEL, "hello again", thread_ts=asked.ts)
+        await bot.wait_for(
+            lambda: (
+                len(bot.replies(CHANNEL, asked.ts)) == 2
+                and bot.replies(CHANNEL, asked.ts)[1].buttons()
+            ),
+            timeout=10,
+        )
+        second = bot.replies(CHANNEL, asked.ts)[1]
+        payload = block_actions(
+            slack.workspace,
+            user="UALICE",
+            channel=slack.workspace.channels[CHANNEL],
+            message=second,
+            button=old_stop,
+            block_id="stale",
+            trigger_id=slack.workspace.issue_trigger("UALICE", slack.clock()),
+            response_url=f"{slack.url}/actions/none",
+        )
+        assert (await slack.deliver_interactive(payload)).status == 200
+        await bot.idle(timeout=30)
+        answer = bot.replies(CHANNEL, asked.ts)[1].visible_text()
+        assert "Stopped" not in answer and "demo model" in answer  # it ran to its end
+        assert any("already finished" in e["text"] for e in slack.ephemerals(CHANNEL, "UALICE"))
