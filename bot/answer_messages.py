@@ -164,17 +164,11 @@ class AnswerMessages:
                 return await self._calls.skippable(method, send, key=key)
             return await self._calls.must_land(method, send, key=key, recover=recover)
         except (SlackClientError, aiohttp.ClientError, TimeoutError) as error:
-            raise self._refused(method, failure_code(error), error) from error
+            raise self._refused(method, failure_code(error)) from error
 
-    def _refused(self, method: str, error: str, cause: BaseException) -> StreamError:
-        self._log.error(
-            "%s refused for %s/%s: %s",
-            method,
-            self._channel,
-            self._thread_ts,
-            error,
-            exc_info=cause,
-        )
+    def _refused(self, method: str, error: str) -> StreamError:
+        """One line: Slack's code (or the cause) says it all; a traceback would only repeat it."""
+        self._log.error("%s refused for %s/%s: %s", method, self._channel, self._thread_ts, error)
         return StreamError(method, error)
 
     def _blocks(self, frame: Frame) -> list[Block]:

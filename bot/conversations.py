@@ -201,7 +201,7 @@ class Conversations:
             if ref is None or await self._inbox.has_open(pause.thread_id):
                 continue  # not a Slack thread, or its own item will post the card
             try:
-                await self.pauses.post(ref, pause)
+                await self.pauses.post(ref, pause, look_first=True)
             except Exception:
                 logger.warning("could not post the card of %s", pause.interrupt_id, exc_info=True)
 

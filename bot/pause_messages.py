@@ -68,13 +68,18 @@ class PauseMessages:
         """The bot's calls outside streaming (read at each use: tests swap in a limiter)."""
         return self._runtime.slack
 
-    async def post(self, ref: ThreadRef, pause: Pause) -> SlackPlace:
-        """Make sure the pause's message is in the thread, and recorded; idempotent."""
+    async def post(self, ref: ThreadRef, pause: Pause, *, look_first: bool) -> SlackPlace:
+        """Make sure the pause's message is in the thread, and recorded; idempotent.
+
+        `look_first` when an earlier attempt may have posted it unrecorded (a re-run, the
+        reconciler): the thread is searched for its marker before posting. A first attempt
+        skips that search (a Tier 3 call); its own retries still search before re-posting.
+        """
         place = await self._store.pause_place(pause.thread_id, pause.interrupt_id)
         if place is not None:
             return place
         marker = pause_marker(pause)
-        ts = await self.slack.find(ref.channel, ref.thread_ts, marker)
+        ts = await self.slack.find(ref.channel, ref.thread_ts, marker) if look_first else None
         if ts is None:
             text, blocks = self._content(pause)
             ts = await self.slack.post(ref.channel, ref.thread_ts, text, blocks, marker=marker)

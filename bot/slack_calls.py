@@ -24,7 +24,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.budgeted_calls import BudgetedCalls, RetryPolicy
+from bot.budgeted_calls import BudgetedCalls, RetryPolicy, failure_code
 from bot.marked_messages import Marker, find_marked, marker_metadata
 from bot.rate_limits import DECISION_CARDS, SlackRateLimiter
 
@@ -112,5 +112,5 @@ class SlackCalls:
                 ),
                 policy=self._once,
             )
-        except (SlackApiError, aiohttp.ClientError, TimeoutError):
-            logger.warning("could not tell %s: %s", user, text, exc_info=True)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
+            logger.warning("could not tell %s (%s): %s", user, failure_code(error), text)

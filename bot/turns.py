@@ -87,11 +87,15 @@ class TurnRenderer:
         that it continues after the restart, and the cancellation goes on.
         """
         streamer = await self._streamer(answer)
-        await streamer.start(status)
+        try:
+            await streamer.start(status)
+        except StreamError as refused:  # logged where Slack refused it: no place to answer in
+            logger.warning("no answer in %s: %s", answer.ref.thread_id, refused)
+            return
         streamer.set_actions(cards.stop_actions(answer.stop_value))
         try:
             async with contextlib.aclosing(events):
-                await self._consume(answer.ref, events, streamer, on_tool)
+                await self._consume(answer, events, streamer, on_tool)
         except asyncio.CancelledError:
             if streamer.state == "streaming":
                 with contextlib.suppress(Exception):
@@ -140,11 +144,12 @@ class TurnRenderer:
 
     async def _consume(
         self,
-        ref: ThreadRef,
+        answer: AnswerPlace,
         events: AsyncGenerator[AgentEvent, None],
         streamer: MessageStreamer,
         on_tool: Callable[[ToolStarted], Awaitable[None]] | None,
     ) -> None:
+        ref = answer.ref
         async for event in events:
             if isinstance(event, TextDelta):
                 await streamer.append(event.text)
@@ -169,6 +174,6 @@ class TurnRenderer:
                     footer = None if streamer.text else "Waiting for an answer ↓"
                 await streamer.finish(footer=footer)
                 if pause is not None:
-                    await self._pauses.post(ref, pause)
+                    await self._pauses.post(ref, pause, look_first=answer.adopt)
             elif isinstance(event, Resumed):
                 continue
