@@ -316,9 +316,12 @@ class Agent:
         """Pick a turn up where a crash left it; `since` indexes its first reply in history."""
         snapshot = await self._graph.aget_state(self._config(thread_id))
         messages: list[dict[str, Any]] = snapshot.values.get("messages", [])
-        prior = "".join(
-            str(m.get("content") or "") for m in messages[since:] if m.get("role") == "assistant"
-        )
+        prior = ""
+        for message in messages[since:]:
+            if message.get("role") == "user":
+                break  # a later input's turn: not this one's text
+            if message.get("role") == "assistant":
+                prior += str(message.get("content") or "")
         pause = await self._pause_in_checkpoint(thread_id)
         if pause is None and snapshot.next:
             async for event in self._run(thread_id, None, prior):
@@ -359,6 +362,8 @@ class Agent:
             return ResumeRefused("already_handled")
         if status is None and not await self._thread_exists(thread_id):
             return ResumeRefused("unknown_thread")
+        if status == "pending":  # the run moved on without it: nothing will ever decide it
+            await self._pauses.close(thread_id, interrupt_id, "superseded")
         return ResumeRefused("stale")
 
     @staticmethod

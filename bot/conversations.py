@@ -314,12 +314,13 @@ class Conversations:
                 decision = dataclasses.replace(item, kind="decision", payload=payload)
                 await self._decision(decision, ref, answer)
                 return
+        marker = {"pointer": item.answer_id}
+        slack = self.pauses.slack
+        if answer.adopt and await slack.find(ref.channel, ref.thread_ts, marker):
+            return  # an earlier attempt pointed already
         pointer = await self.pauses.pointer(ref.thread_id)
         blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": pointer}}]
-        marker = {"pointer": item.answer_id}
-        await self.pauses.slack.post(
-            ref.channel, ref.thread_ts, "Waiting on a decision", blocks, marker=marker
-        )
+        await slack.post(ref.channel, ref.thread_ts, "Waiting on a decision", blocks, marker=marker)
 
     async def _decision(self, item: Item, ref: ThreadRef, answer: AnswerPlace) -> None:
         """Show the stored decision on its card, audit it, and stream the continuation."""

@@ -223,8 +223,8 @@ class Inbox:
                 await transaction.execute("DELETE FROM workers WHERE id = ?", (worker,))
             return await transaction.execute(
                 "UPDATE inbox SET status = 'queued', owner = NULL"
-                " WHERE status = 'running' AND lease_until < ?",
-                (now,),
+                " WHERE status = 'running' AND lease_until < ? AND owner IS NOT ?",
+                (now, self.owner),  # this worker's own items are running here, whatever the lease
             )
 
     async def retire(self) -> None:
