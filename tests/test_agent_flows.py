@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from agent import (
@@ -141,3 +143,11 @@ async def test_new_input_while_paused_is_refused_with_the_pause(agent: Agent) ->
         await collect(agent.start("t-busy", "hello?", "UBOB"))
     assert refused.value.pause.interrupt_id == paused.interrupt_id
     assert await agent.history("t-busy") == before  # the pause was not dropped
+
+
+async def test_thread_locks_do_not_pile_up(agent: Agent) -> None:
+    """One lock per thread while it is used, not one per thread ever seen (a long-lived bot)."""
+    for index in range(30):
+        await collect(agent.start(f"t-lock-{index}", "hello", "UALICE"))
+    gc.collect()
+    assert len(agent._locks) == 0

@@ -369,3 +369,26 @@ async def test_a_pause_outside_slack_expires_quietly(
         results = [m for m in await agent.history("terminal:1") if m["role"] == "tool"]
         assert [m["content"] for m in results] == [tool_results.EXPIRED]  # the model was told
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+async def test_a_deny_submitted_after_an_approval_tells_the_person_in_the_thread(
+    tmp_path: Path,
+) -> None:
+    async with slack_bot(tmp_path) as bot:
+        asked = await ask_to_save(bot)
+        card = card_in(bot, asked.ts)
+        await click(bot, "UBOB", card, "countersign_deny")
+        view = bot.slack.views[-1]
+        await click(bot, "UCAROL", card, "countersign_approve")  # meanwhile, someone approves
+        delivery = await bot.slack.submit_view(
+            "UBOB",
+            view["view_id"],
+            {"reason": {"reason": {"type": "plain_text_input", "value": "too late"}}},
+        )
+        assert delivery.status == 200
+        await asyncio.sleep(0.05)
+        await bot.idle()
+        [told] = ephemeral_texts(bot, "UBOB")  # in the conversation, not sent to the modal's id
+        assert "already approved by <@UCAROL>" in told
+        assert "Approved by <@UCAROL>" in bot.slack.message(CHANNEL, card.ts).visible_text()
+        assert len(await notes(bot)) == 1
