@@ -48,6 +48,8 @@ MAX_ATTEMPTS = 2
 """An item interrupted this many times in a row waits for Retry instead of running again."""
 HEARTBEAT_SECONDS = LEASE_SECONDS / 3
 RECONCILE_SECONDS = 60.0
+EARLY_REPLY_SECONDS = 600.0
+"""How long a reply waits for its thread's mention: past Slack's last retry (about 5 min)."""
 
 
 @dataclass
@@ -119,18 +121,34 @@ class Conversations:
     # --- accepting (before the ack) ----------------------------------------------------------
 
     async def accept_message(
-        self, ref: ThreadRef, user: str, text: str, *, ts: str, event_id: str | None
+        self,
+        ref: ThreadRef,
+        user: str,
+        text: str,
+        *,
+        ts: str,
+        event_id: str | None,
+        early: bool = False,
     ) -> bool:
-        """Queue a message that starts or continues a turn; false for a repeat delivery."""
+        """Queue a message that starts or continues a turn; false for a repeat delivery.
+
+        `early`: a reply in a thread that is not a conversation yet. It is kept for
+        EARLY_REPLY_SECONDS and queued after the mention that starts the thread, if one comes.
+        """
+        payload = {"slack": _ref_payload(ref), "user": user, "text": text, "ts": ts}
         async with self._runtime.agent.database.transaction() as transaction:
             if event_id and not await Inbox.claim(transaction, "event", event_id):
                 logger.info("duplicate delivery of %s ignored", event_id)
                 return False
             if not await Inbox.claim(transaction, "message", f"{ref.channel}:{ts}"):
                 return False  # the other half of an app_mention / message pair
-            await BotStore.remember_conversation(transaction, ref)
-            payload = {"slack": _ref_payload(ref), "user": user, "text": text, "ts": ts}
+            if early:
+                await Inbox.keep_early(transaction, ref.thread_id, payload)
+                return True
+            started = await BotStore.remember_conversation(transaction, ref)
             await Inbox.add(transaction, ref.thread_id, "message", payload)
+            if started:
+                await Inbox.queue_early(transaction, ref.thread_id, ts)
         self._wake.set()
         return True
 
@@ -193,6 +211,7 @@ class Conversations:
 
     async def reconcile(self) -> None:
         """Work of dead workers goes back to the queue; every pause has its card or question."""
+        await self._inbox.forget_early(EARLY_REPLY_SECONDS)
         taken = await self._inbox.take_over()
         if taken:
             logger.info("continuing %d item(s) a stopped process left", taken)

@@ -6,6 +6,8 @@ in order per conversation, one at a time; a running item carries its owner (one 
 and a lease the owner keeps renewing. When an owner dies, its items go back to the queue: at
 once when it was a process on this machine that no longer exists, else when its lease runs out.
 
+    early (a reply to a thread that may become a conversation) ──its mention arrives──┐
+                                                                                     ▼
     queued ──take──▶ running ──finish──▶ done
        ▲                 ├──interrupted (shutdown, or owner gone)──▶ queued
        │                 └──interrupted too often──▶ held ──Retry──┘
@@ -116,6 +118,38 @@ class Inbox:
             "INSERT INTO inbox(conversation, kind, payload, answer_id, created_at)"
             " VALUES (?, ?, ?, ?, ?)",
             (conversation, kind, json.dumps(payload), uuid.uuid4().hex[:12], time.time()),
+        )
+
+    @staticmethod
+    async def keep_early(
+        transaction: Transaction, conversation: str, payload: dict[str, Any]
+    ) -> None:
+        """Keep a reply to a thread that is not a conversation yet; it runs only if one starts."""
+        await transaction.execute(
+            "INSERT INTO inbox(conversation, kind, payload, answer_id, status, created_at)"
+            " VALUES (?, 'message', ?, ?, 'early', ?)",
+            (conversation, json.dumps(payload), uuid.uuid4().hex[:12], time.time()),
+        )
+
+    @staticmethod
+    async def queue_early(transaction: Transaction, conversation: str, after_ts: str) -> int:
+        """The conversation started: queue its early replies (newer than `after_ts`) after it."""
+        rows = await transaction.fetch_all(
+            "SELECT id, payload FROM inbox WHERE conversation = ? AND status = 'early'",
+            (conversation,),
+        )
+        replies = [(json.loads(row["payload"]), row["id"]) for row in rows]
+        replies = [(p, i) for p, i in replies if _ts_key(p["ts"]) > _ts_key(after_ts)]
+        for payload, row_id in sorted(replies, key=lambda reply: _ts_key(reply[0]["ts"])):
+            await transaction.execute("DELETE FROM inbox WHERE id = ?", (row_id,))
+            await Inbox.add(transaction, conversation, "message", payload)
+        return len(replies)
+
+    async def forget_early(self, older_than_seconds: float) -> None:
+        """Early replies whose thread never became a conversation are not for the bot."""
+        await self._database.execute(
+            "DELETE FROM inbox WHERE status = 'early' AND created_at < ?",
+            (time.time() - older_than_seconds,),
         )
 
     @staticmethod
@@ -263,6 +297,12 @@ class Inbox:
             "UPDATE inbox SET status = ?, owner = NULL WHERE id = ? AND status = ?",
             (status, item_id, only_if),
         )
+
+
+def _ts_key(ts: str) -> tuple[int, int]:
+    """Slack timestamps ("1700000000.000200") in the order Slack gave them."""
+    seconds, _, micros = ts.partition(".")
+    return int(seconds or 0), int(micros or 0)
 
 
 def _item(row: Any) -> Item:

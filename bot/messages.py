@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import logging
 import re
-from typing import Any
+from typing import Any, Literal
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 
@@ -22,6 +22,8 @@ from bot.runtime import BotRuntime
 from bot.store import ThreadRef
 
 logger = logging.getLogger(__name__)
+
+Audience = Literal["us", "maybe", "others"]
 
 # Subtypes that are people writing; everything else (edits, deletions, joins…) is acked and ignored.
 CONVERSATIONAL_SUBTYPES = ("thread_broadcast", "file_share")
@@ -58,7 +60,8 @@ class MessageHandler:
             channel,
             text(event, "thread_ts") or ts,
         )
-        if not await self._is_for_us(event, ref, said):
+        audience = await self._audience(event, ref, said)
+        if audience == "others":
             return
         await self._conversations.accept_message(
             ref,
@@ -66,12 +69,20 @@ class MessageHandler:
             clean_text(said, self._runtime.identity.user_id),
             ts=ts,
             event_id=text(body, "event_id"),
+            early=audience == "maybe",
         )
 
-    async def _is_for_us(self, event: dict[str, Any], ref: ThreadRef, said: str) -> bool:
+    async def _audience(self, event: dict[str, Any], ref: ThreadRef, said: str) -> Audience:
+        """Whether a message is for the bot; "maybe" for a reply in a thread not (yet) its own.
+
+        The mention that starts a thread can reach the bot after a reply in it: Slack retries a
+        delivery the bot missed (a restart) a minute later. Such a reply is kept for a while and
+        answered after the mention, if one comes.
+        """
         if event.get("type") == "app_mention" or event.get("channel_type") == "im":
-            return True
+            return "us"
         if f"<@{self._runtime.identity.user_id}" in said:
-            return True  # a mention seen as a `message`: answered once with its twin
-        replying = ref.thread_ts != text(event, "ts")
-        return replying and await self._runtime.store.is_conversation(ref.thread_id)
+            return "us"  # a mention seen as a `message`: answered once with its twin
+        if ref.thread_ts == text(event, "ts"):
+            return "others"
+        return "us" if await self._runtime.store.is_conversation(ref.thread_id) else "maybe"

@@ -87,12 +87,16 @@ class BotStore:
         await self.database.create_tables(TABLES)
 
     @staticmethod
-    async def remember_conversation(transaction: Transaction, ref: ThreadRef) -> None:
-        """The bot answers in this Slack thread: later replies there continue it."""
-        await transaction.execute(
+    async def remember_conversation(transaction: Transaction, ref: ThreadRef) -> bool:
+        """The bot answers in this Slack thread: later replies there continue it.
+
+        True when the thread just became a conversation.
+        """
+        changed = await transaction.execute(
             "INSERT OR IGNORE INTO slack_conversations VALUES (?, ?, ?, ?, ?)",
             (ref.thread_id, ref.team_id, ref.channel, ref.thread_ts, time.time()),
         )
+        return changed == 1
 
     async def is_conversation(self, thread_id: str) -> bool:
         """Whether the bot already answered in this Slack thread."""

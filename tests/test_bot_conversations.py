@@ -10,6 +10,7 @@ from pathlib import Path
 from bot.rate_limits import Budget, SlackRateLimiter
 from bot.slack_calls import SlackCalls
 from playground.slack import SlackEmulator
+from playground.slack.payloads import app_mention_event
 from tests.bot_harness import SIGNING_SECRET, slack_bot
 
 
@@ -218,3 +219,27 @@ async def test_a_burst_right_after_start_up_is_answered_in_full(tmp_path: Path) 
             assert all(d.status == 200 for _, deliveries in sent for d in deliveries)
             assert len(slack.calls_to("auth.test")) == 1  # start-up's, reused for every request
             assert [c for c in slack.calls if c.status == 429] == []
+
+
+async def test_a_reply_that_arrives_before_its_thread_s_mention_is_answered_after_it(
+    tmp_path: Path,
+) -> None:
+    """The bot missed a mention (a restart) and Slack retries it a minute later; a reply in that
+    thread came in between. Both are answered, in the order people wrote them."""
+    async with slack_bot(tmp_path) as bot:
+        slack = bot.slack
+        root, _ = await slack.user_says("UALICE", "C0GENERAL", "<@UBOT> hello", deliver=False)
+        _, deliveries = await slack.user_says(
+            "UBOB", "C0GENERAL", "what did I save about tea?", thread_ts=root.ts
+        )
+        assert [d.status for d in deliveries] == [200]
+        await bot.idle()
+        assert bot.replies("C0GENERAL", root.ts) == []  # not a conversation (yet)
+        mention = app_mention_event(slack.workspace, root)
+        retried = await slack.deliver_event(mention, retry_num=1, retry_reason="http_error")
+        assert retried.status == 200
+        await bot.wait_for(lambda: len(bot.replies("C0GENERAL", root.ts)) == 2, timeout=20)
+        await bot.idle()
+        first, second = bot.texts("C0GENERAL", root.ts)
+        assert "demo model" in first
+        assert "tea" in second.lower()

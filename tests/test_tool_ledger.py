@@ -9,8 +9,6 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from agent import Agent, ToolContext, tool
 from agent.builtin_tools import NOTES_TABLE, builtin_tools, upgrade_notes_table
 from agent.database import Database
