@@ -139,6 +139,5 @@ class Database:
             await self.connection.executescript("PRAGMA incremental_vacuum;")
 
 
-
 _INCREMENTAL = 2
 """`PRAGMA auto_vacuum` reads 0 for NONE, 1 for FULL and 2 for INCREMENTAL."""
