@@ -7,5 +7,6 @@ events and clicks over loopback and prints a table (JSON in bench/results/latest
 Modules, one job each: config (what to run), launch (the bot process), procstats (/proc
 readings), model (the mock model's script), workspace (channels), conversations (one person's
 conversation), chatter (background events while answers stream), scenarios (one concurrency
-level), metrics (raw records → figures), report (table and JSON), __main__ (the CLI).
+level), metrics (raw records → figures), report (table and JSON), __main__ (the CLI), and
+chaos (`python -m bench.chaos`: many runs of the kill -9 / SIGTERM test of tests/chaos.py).
 """
