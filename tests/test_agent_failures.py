@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -191,3 +192,23 @@ async def test_concurrent_threads_run_side_by_side(agent_settings: AgentSettings
             *(collect(agent.start(f"t-many-{i}", "hello", "UALICE")) for i in range(5))
         )
         assert all(isinstance(result[-1], Finished) for result in results)
+
+
+async def test_a_stop_while_the_model_is_silent_ends_the_turn_at_once(
+    mock_settings: AgentSettings, llm_server: MockLLMServer
+) -> None:
+    """Through the graph, the real litellm client and the mock provider."""
+    llm_server.enqueue(Reply(text="far too late", delay_first_chunk=5.0))
+    patient = mock_settings.model_copy(update={"llm_idle_timeout_seconds": 10.0})
+    async with Agent.open(patient) as agent:
+        turn = asyncio.create_task(collect(agent.start("t-silent", "hello", "UALICE")))
+        while len(llm_server.requests) < 1:  # noqa: ASYNC110 (the mock has no event for it)
+            await asyncio.sleep(0.01)
+        assert agent.stop("t-silent")
+        stopped_at = time.monotonic()
+        done = finished(await turn)
+        assert time.monotonic() - stopped_at < 1.0  # not the 5 s the first chunk takes
+        assert done.stopped
+        assert done.text == ""
+        after = finished(await collect(agent.start("t-silent", "hello again", "UALICE")))
+        assert after.text == "You said: hello again"

@@ -20,6 +20,12 @@ def in_progress(text: str) -> bool:
     return any(mark in text for mark in ("Thinking", "Continuing", "Paused for a restart"))
 
 
+def hello_answered(slack: SlackEmulator, thread_ts: str) -> bool:
+    """The answer to "hello" is whole in the thread's first reply, and nothing is in progress."""
+    first = bot_replies(slack, thread_ts)[0]
+    return HELLO in first and not in_progress(first)
+
+
 async def test_a_card_still_works_after_kill_9_and_restart(tmp_path: Path) -> None:
     async with SlackEmulator() as slack:
         async with bot_process(slack, tmp_path) as first:
@@ -59,10 +65,7 @@ async def test_an_answer_cut_off_by_kill_9_continues_in_the_same_message(tmp_pat
         [partial] = slack.bot_messages(CHANNEL, asked.ts)
         async with bot_process(slack, tmp_path):
             await slack.wait_until(
-                lambda: (
-                    HELLO in bot_replies(slack, asked.ts)[0]
-                    and not in_progress(bot_replies(slack, asked.ts)[0])
-                ),
+                lambda: hello_answered(slack, asked.ts),
                 timeout=20,
             )
         [answer] = slack.bot_messages(CHANNEL, asked.ts)  # one answer, not a second one
@@ -114,10 +117,7 @@ async def test_sigterm_pauses_an_answer_for_the_restart_and_the_next_process_fin
         assert paused.buttons() == []  # a deploy is not a Stop: no Stop, no Retry
         async with bot_process(slack, tmp_path):
             await slack.wait_until(
-                lambda: (
-                    HELLO in bot_replies(slack, asked.ts)[0]
-                    and not in_progress(bot_replies(slack, asked.ts)[0])
-                ),
+                lambda: hello_answered(slack, asked.ts),
                 timeout=20,
             )
         [answer] = slack.bot_messages(CHANNEL, asked.ts)
@@ -163,10 +163,7 @@ async def test_an_answer_interrupted_twice_waits_for_retry(tmp_path: Path) -> No
             assert "countersign_retry" in str(slack.message(CHANNEL, held.ts).buttons())
             await slack.click("UALICE", CHANNEL, held.ts, "countersign_retry")
             await slack.wait_until(
-                lambda: (
-                    HELLO in bot_replies(slack, asked.ts)[0]
-                    and not in_progress(bot_replies(slack, asked.ts)[0])
-                ),
+                lambda: hello_answered(slack, asked.ts),
                 timeout=20,
             )
             assert slack.message(CHANNEL, held.ts).buttons() == []
