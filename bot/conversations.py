@@ -142,7 +142,8 @@ class Conversations:
                 return False
             if not await Inbox.claim(transaction, "message", f"{ref.channel}:{ts}"):
                 return False  # the other half of an app_mention / message pair
-            if early:
+            if early and not await BotStore.has_conversation(transaction, ref.thread_id):
+                # Checked again here: the thread's mention may have been accepted meanwhile.
                 await Inbox.keep_early(transaction, ref.thread_id, payload)
                 return True
             started = await BotStore.remember_conversation(transaction, ref)

@@ -98,6 +98,14 @@ class BotStore:
         )
         return changed == 1
 
+    @staticmethod
+    async def has_conversation(transaction: Transaction, thread_id: str) -> bool:
+        """`is_conversation`, read inside a transaction (no other writer in between)."""
+        row = await transaction.fetch_one(
+            "SELECT 1 FROM slack_conversations WHERE thread_id = ?", (thread_id,)
+        )
+        return row is not None
+
     async def is_conversation(self, thread_id: str) -> bool:
         """Whether the bot already answered in this Slack thread."""
         row = await self.database.fetch_one(
