@@ -30,7 +30,7 @@ from agent.events import (
     ToolFinished,
     ToolStarted,
 )
-from agent.settings import AgentSettings
+from agent.settings import AgentSettings, CommaSeparated
 from agent.toolkit import Tool, ToolContext, tool
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "Answer",
     "ApprovalRequested",
     "Approve",
+    "CommaSeparated",
     "ConfigurationError",
     "Database",
     "Decision",

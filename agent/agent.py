@@ -27,7 +27,7 @@ from typing import Any, cast
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command, StreamMode
+from langgraph.types import Command, StateSnapshot, StreamMode
 
 from agent.builtin_tools import NOTES_TABLE, builtin_tools, upgrade_notes_table
 from agent.checkpoints import keep_latest
@@ -126,13 +126,13 @@ class Agent:
         again, and its first event carries the text it had already written.
         """
         async with self._lock(thread_id):
-            if input_id is not None:
-                since = await self._after_input(thread_id, input_id)
-                if since is not None:
-                    async for event in self._continue(thread_id, since):
-                        yield event
-                    return
-            pause = await self._pause_in_checkpoint(thread_id)
+            snapshot = await self._snapshot(thread_id)
+            since = _after_input(snapshot, input_id) if input_id is not None else None
+            if since is not None:
+                async for event in self._continue(snapshot, since):
+                    yield event
+                return
+            pause = _pause_of(snapshot)
             if pause is not None:
                 await self._pauses.record(pause)
                 raise ThreadPaused(pause)
@@ -180,7 +180,8 @@ class Agent:
             if stored is None:
                 raise await self._refusal(thread_id, interrupt_id)
             decision = _decision_of(stored.value)
-            pause = await self._pause_in_checkpoint(thread_id)
+            snapshot = await self._snapshot(thread_id)
+            pause = _pause_of(snapshot)
             if pause is not None and pause.interrupt_id == interrupt_id:
                 yield Resumed(pause, decision)
                 try:
@@ -196,8 +197,7 @@ class Agent:
             assert decided is not None  # a stored decision belongs to a recorded pause
             await self._pauses.close(thread_id, interrupt_id, "resolved")
             yield Resumed(decided, decision)
-            since = await self._after_call(thread_id, decided.call_id)
-            async for event in self._continue(thread_id, since):
+            async for event in self._continue(snapshot, _after_call(snapshot, decided.call_id)):
                 yield event
 
     async def resume(
@@ -212,9 +212,11 @@ class Agent:
         """The pause the thread waits on, if any."""
         return await self._pause_in_checkpoint(thread_id)
 
-    async def took_input(self, thread_id: str, input_id: str) -> bool:
-        """Whether `start(..., input_id=...)` already reached the thread's history."""
-        return await self._after_input(thread_id, input_id) is not None
+    async def waiting_on(self, thread_id: str, input_id: str) -> Pause | None:
+        """The pause a new input would meet: None when nothing waits, or when the thread already
+        took this input (then `start` with it continues that turn, pause or not)."""
+        snapshot = await self._snapshot(thread_id)
+        return None if _after_input(snapshot, input_id) is not None else _pause_of(snapshot)
 
     async def pending_pauses(self) -> list[Pause]:
         """Every pause the checkpoints wait on, each recorded (a crash can come in between)."""
@@ -245,7 +247,7 @@ class Agent:
         """The thread's messages as stored in its checkpoint (OpenAI format, without our tags)."""
         return [
             {key: value for key, value in message.items() if key != INPUT_ID}
-            for message in await self._messages(thread_id)
+            for message in (await self._snapshot(thread_id)).values.get("messages", [])
         ]
 
     def tool_schema(self, name: str) -> dict[str, Any] | None:
@@ -312,9 +314,11 @@ class Agent:
         elif not failed:
             yield Finished("".join(text), stopped=context.stop.is_set())
 
-    async def _continue(self, thread_id: str, since: int) -> AsyncGenerator[AgentEvent, None]:
+    async def _continue(
+        self, snapshot: StateSnapshot, since: int
+    ) -> AsyncGenerator[AgentEvent, None]:
         """Pick a turn up where a crash left it; `since` indexes its first reply in history."""
-        snapshot = await self._graph.aget_state(self._config(thread_id))
+        thread_id = str(snapshot.config["configurable"]["thread_id"])
         messages: list[dict[str, Any]] = snapshot.values.get("messages", [])
         prior = ""
         for message in messages[since:]:
@@ -322,7 +326,7 @@ class Agent:
                 break  # a later input's turn: not this one's text
             if message.get("role") == "assistant":
                 prior += str(message.get("content") or "")
-        pause = await self._pause_in_checkpoint(thread_id)
+        pause = _pause_of(snapshot)
         if pause is None and snapshot.next:
             async for event in self._run(thread_id, None, prior):
                 yield event
@@ -334,26 +338,6 @@ class Agent:
             yield self._pause_event(pause)
         else:
             yield Finished(prior)
-
-    async def _messages(self, thread_id: str) -> list[dict[str, Any]]:
-        snapshot = await self._graph.aget_state(self._config(thread_id))
-        return list(snapshot.values.get("messages", []))
-
-    async def _after_input(self, thread_id: str, input_id: str) -> int | None:
-        """Where the replies to an input begin in history, if the thread already took it."""
-        for index, message in enumerate(await self._messages(thread_id)):
-            if message.get(INPUT_ID) == input_id:
-                return index + 1
-        return None
-
-    async def _after_call(self, thread_id: str, call_id: str) -> int:
-        """Where the run went on after the model asked for `call_id` (its results, then replies)."""
-        history = await self._messages(thread_id)
-        for index in range(len(history) - 1, -1, -1):
-            calls = history[index].get("tool_calls") or []
-            if any(call.get("id") == call_id for call in calls):
-                return index + 1
-        return len(history)
 
     async def _refusal(self, thread_id: str, interrupt_id: str) -> ResumeRefused:
         """Why a decision on this pause cannot be taken now."""
@@ -410,28 +394,15 @@ class Agent:
             value["arguments"] = tool.validate(decision.arguments)
         return value
 
+    async def _snapshot(self, thread_id: str) -> StateSnapshot:
+        """The thread's checkpoint: read once per step, it holds the whole conversation."""
+        return await self._graph.aget_state(self._config(thread_id))
+
     async def _pause_in_checkpoint(self, thread_id: str) -> Pause | None:
-        snapshot = await self._graph.aget_state(self._config(thread_id))
-        if not snapshot.interrupts:
-            return None
-        interrupt = snapshot.interrupts[0]
-        payload: dict[str, Any] = interrupt.value
-        return Pause(
-            thread_id=thread_id,
-            interrupt_id=interrupt.id,
-            kind=payload["kind"],
-            call_id=payload["call_id"],
-            requested_by=payload["requested_by"],
-            created_at=payload["created_at"],
-            tool=payload.get("tool"),
-            arguments=payload.get("arguments") or {},
-            reason=payload.get("reason"),
-            question=payload.get("question"),
-        )
+        return _pause_of(await self._snapshot(thread_id))
 
     async def _thread_exists(self, thread_id: str) -> bool:
-        snapshot = await self._graph.aget_state(self._config(thread_id))
-        return bool(snapshot.values)
+        return bool((await self._snapshot(thread_id)).values)
 
     def _lock(self, thread_id: str) -> asyncio.Lock:
         """The thread's lock; it lives as long as someone holds or waits on it, then goes."""
@@ -459,3 +430,41 @@ def _decision_of(value: dict[str, Any]) -> Decision:
     fields = {key: item for key, item in value.items() if key != "kind"}
     kind = next(cls for cls, name in _DECISION_KINDS.items() if name == value["kind"])
     return cast("Decision", kind(**fields))
+
+
+def _pause_of(snapshot: StateSnapshot) -> Pause | None:
+    """The pause a checkpoint waits on, if any."""
+    if not snapshot.interrupts:
+        return None
+    interrupt = snapshot.interrupts[0]
+    payload: dict[str, Any] = interrupt.value
+    return Pause(
+        thread_id=str(snapshot.config["configurable"]["thread_id"]),
+        interrupt_id=interrupt.id,
+        kind=payload["kind"],
+        call_id=payload["call_id"],
+        requested_by=payload["requested_by"],
+        created_at=payload["created_at"],
+        tool=payload.get("tool"),
+        arguments=payload.get("arguments") or {},
+        reason=payload.get("reason"),
+        question=payload.get("question"),
+    )
+
+
+def _after_input(snapshot: StateSnapshot, input_id: str) -> int | None:
+    """Where the replies to an input begin in history, if the thread already took it."""
+    for index, message in enumerate(snapshot.values.get("messages", [])):
+        if message.get(INPUT_ID) == input_id:
+            return index + 1
+    return None
+
+
+def _after_call(snapshot: StateSnapshot, call_id: str) -> int:
+    """Where the run went on after the model asked for `call_id` (its results, then replies)."""
+    history: list[dict[str, Any]] = snapshot.values.get("messages", [])
+    for index in range(len(history) - 1, -1, -1):
+        calls = history[index].get("tool_calls") or []
+        if any(call.get("id") == call_id for call in calls):
+            return index + 1
+    return len(history)

@@ -303,11 +303,10 @@ class Conversations:
     async def _message(self, item: Item, ref: ThreadRef, answer: AnswerPlace) -> None:
         """A person's message: a new turn, an answer to the pending question, or a pointer."""
         thread_id, user, text = ref.thread_id, str(item.payload["user"]), str(item.payload["text"])
-        if not await self._agent.took_input(thread_id, item.answer_id):
-            pause = await self._agent.pending(thread_id)
-            if pause is not None:
-                await self._while_paused(item, ref, answer, pause)
-                return
+        pause = await self._agent.waiting_on(thread_id, item.answer_id)
+        if pause is not None:
+            await self._while_paused(item, ref, answer, pause)
+            return
         events = self._agent.start(thread_id, text or "Hi!", user, input_id=item.answer_id)
         await self._renderer.render(answer, events)
 

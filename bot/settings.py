@@ -7,8 +7,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from agent import AgentSettings, ConfigurationError
-from agent.settings import CommaSeparated
+from agent import AgentSettings, CommaSeparated, ConfigurationError
 
 APPS_PAGE = "https://api.slack.com/apps"
 _SLACK_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")

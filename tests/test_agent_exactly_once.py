@@ -164,4 +164,11 @@ async def test_a_turn_cut_off_by_a_crash_continues_with_its_input_id(
         again = await collect(agent.start("t-again", "hello", "U1", input_id="item-1"))
         assert finished(again).text == finished(first).text  # the same answer, not a new turn
         assert [m["role"] for m in await agent.history("t-again")] == ["user", "assistant"]
-        assert await agent.took_input("t-again", "item-1")
+        paused = approval(
+            await collect(agent.start("t-wait", "save a note about tea", "U1", "i-2"))
+        )
+        assert await agent.waiting_on("t-wait", "i-2") is None  # its own input: continue it
+        waiting = await agent.waiting_on("t-wait", "i-3")  # a new input meets the pause
+        assert waiting is not None and waiting.interrupt_id == paused.interrupt_id
+        again_paused = approval(await collect(agent.start("t-wait", "ignored", "U1", "i-2")))
+        assert again_paused.interrupt_id == paused.interrupt_id  # the same pause, not a new turn
