@@ -115,49 +115,34 @@ class LLMGateway:
         gap between chunks, a retry's backoff): the reply is `stopped`, with the text so far.
         Raises `LLMError` on a provider failure or a timeout.
         """
-        progress = _Progress()
+        call = _Call(provider_messages(messages), tools, on_text, stop)
         if stop.is_set():
-            return progress.stopped()
-        sendable = provider_messages(messages)
+            return call.stopped()
         async with _StopScope(stop):
-            return await self._bounded(sendable, tools, on_text, stop, progress)
-        return progress.stopped()  # reached only when the stop cut the call short
+            return await self._bounded(call)
+        return call.stopped()  # reached only when the stop cut the call short
 
-    async def _bounded(
-        self,
-        messages: list[dict[str, Any]],
-        tools: list[dict[str, Any]],
-        on_text: Callable[[str], None],
-        stop: asyncio.Event,
-        progress: _Progress,
-    ) -> ModelReply:
+    async def _bounded(self, call: _Call) -> ModelReply:
         """The whole call, retries included, within LLM_TIMEOUT_SECONDS."""
         total = self._settings.llm_timeout_seconds
         try:
             async with asyncio.timeout(total):
-                return await self._with_retries(messages, tools, on_text, stop, progress)
+                return await self._with_retries(call)
         except TimeoutError:
-            verb = "finish" if progress.emitted else "answer"
+            verb = "finish" if call.emitted else "answer"
             log.warning("LLM call to %r took longer than %s s", self._settings.llm_model, total)
             message = f"The model did not {verb} within {seconds_text(total)} s."
             raise LLMError("timeout", message) from None
 
-    async def _with_retries(
-        self,
-        messages: list[dict[str, Any]],
-        tools: list[dict[str, Any]],
-        on_text: Callable[[str], None],
-        stop: asyncio.Event,
-        progress: _Progress,
-    ) -> ModelReply:
+    async def _with_retries(self, call: _Call) -> ModelReply:
         attempt = 0
         while True:
             try:
-                return await self._stream_once(messages, tools, on_text, stop, progress)
+                return await self._stream_once(call)
             except _ProviderFailure as failure:
                 error = failure.error
                 if (
-                    progress.emitted
+                    call.emitted
                     or attempt >= self._settings.llm_max_retries
                     or not is_transient(error)
                 ):
@@ -179,22 +164,15 @@ class LLMGateway:
                 )
                 await asyncio.sleep(delay)
 
-    async def _stream_once(
-        self,
-        messages: list[dict[str, Any]],
-        tools: list[dict[str, Any]],
-        on_text: Callable[[str], None],
-        stop: asyncio.Event,
-        progress: _Progress,
-    ) -> ModelReply:
+    async def _stream_once(self, call: _Call) -> ModelReply:
         idle = self._settings.llm_idle_timeout_seconds
         response = await self._guarded(
             idle,
             f"The model did not start answering within {seconds_text(idle)} s.",
-            litellm.acompletion(**self._call_arguments(messages, tools)),
+            litellm.acompletion(**self._call_arguments(call)),
         )
-        text = progress.text
-        calls = ToolCallAssembler()
+        text = call.text
+        assembled = ToolCallAssembler()
         try:
             while True:
                 try:
@@ -212,15 +190,15 @@ class LLMGateway:
                     if delta is None:
                         continue
                     for fragment in getattr(delta, "tool_calls", None) or []:
-                        progress.emitted = True
-                        calls.add(fragment)
+                        call.emitted = True
+                        assembled.add(fragment)
                     piece = getattr(delta, "content", None)
                     if piece:
-                        progress.emitted = True
+                        call.emitted = True
                         text.append(piece)
-                        on_text(piece)
-                if stop.is_set():  # on_text may have set it: stop before reading on
-                    return progress.stopped()
+                        call.on_text(piece)
+                if call.stop.is_set():  # on_text may have set it: stop before reading on
+                    return call.stopped()
                 # Let the loop run others between chunks: when chunks are already buffered
                 # (the bot is behind), reading the next one does not suspend, and one answer
                 # would run through its whole backlog while Slack's events wait to be acked.
@@ -231,15 +209,13 @@ class LLMGateway:
                     _forget_old_chunks(response)
         finally:
             await _close(response)
-        return ModelReply(text="".join(text), tool_calls=calls.result())
+        return ModelReply(text="".join(text), tool_calls=assembled.result())
 
-    def _call_arguments(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
-    ) -> dict[str, Any]:
+    def _call_arguments(self, call: _Call) -> dict[str, Any]:
         arguments: dict[str, Any] = {
             "model": self._model,
-            "messages": messages,  # already provider_messages()
-            "tools": tools or None,
+            "messages": call.messages,  # already provider_messages()
+            "tools": call.tools or None,
             "stream": True,
             "timeout": self._settings.llm_timeout_seconds,
             "api_base": self._settings.llm_api_base,
@@ -297,9 +273,14 @@ def provider_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @dataclass
-class _Progress:
-    """What reached the caller so far: after any text or tool delta, never retry."""
+class _Call:
+    """One model call, retries included: what it sends, where its text goes, when to stop,
+    and what reached the caller so far (after any text or tool delta, never retry)."""
 
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]]
+    on_text: Callable[[str], None]
+    stop: asyncio.Event
     emitted: bool = False
     text: list[str] = field(default_factory=list)
 
