@@ -20,6 +20,12 @@ def in_progress(text: str) -> bool:
     return any(mark in text for mark in ("Thinking", "Continuing", "Paused for a restart"))
 
 
+def streaming(slack: SlackEmulator, thread_ts: str) -> bool:
+    """The first reply shows the answer's text, not a status line: the answer is streaming."""
+    replies = bot_replies(slack, thread_ts)
+    return bool(replies) and "Thinking" not in replies[0] and "Continuing" not in replies[0]
+
+
 def hello_answered(slack: SlackEmulator, thread_ts: str) -> bool:
     """The answer to "hello" is whole in the thread's first reply, and nothing is in progress."""
     first = bot_replies(slack, thread_ts)[0]
@@ -54,13 +60,7 @@ async def test_an_answer_cut_off_by_kill_9_continues_in_the_same_message(tmp_pat
     async with SlackEmulator() as slack:
         async with bot_process(slack, tmp_path, DEMO_TOKENS_PER_SECOND="4") as first:
             asked, _ = await slack.user_says("UALICE", CHANNEL, "<@UBOT> hello")
-            await slack.wait_until(
-                lambda: (
-                    bot_replies(slack, asked.ts)
-                    and "Thinking" not in bot_replies(slack, asked.ts)[0]
-                ),
-                timeout=20,
-            )
+            await slack.wait_until(lambda: streaming(slack, asked.ts), timeout=20)
             first.kill()
         [partial] = slack.bot_messages(CHANNEL, asked.ts)
         async with bot_process(slack, tmp_path):
@@ -103,13 +103,7 @@ async def test_sigterm_pauses_an_answer_for_the_restart_and_the_next_process_fin
         slow = {"DEMO_TOKENS_PER_SECOND": "4", "SHUTDOWN_GRACE_SECONDS": "0.5"}
         async with bot_process(slack, tmp_path, **slow) as first:
             asked, _ = await slack.user_says("UALICE", CHANNEL, "<@UBOT> hello")
-            await slack.wait_until(
-                lambda: (
-                    bot_replies(slack, asked.ts)
-                    and "Thinking" not in bot_replies(slack, asked.ts)[0]
-                ),
-                timeout=20,
-            )
+            await slack.wait_until(lambda: streaming(slack, asked.ts), timeout=20)
         assert first.process.returncode == 0
         assert not any("Traceback" in line for line in first.log), "\n".join(first.log)
         [paused] = slack.bot_messages(CHANNEL, asked.ts)
@@ -128,13 +122,9 @@ async def test_an_answer_interrupted_twice_waits_for_retry(tmp_path: Path) -> No
     async with SlackEmulator() as slack:
         slow = {"DEMO_TOKENS_PER_SECOND": "3"}
 
-        def streaming() -> bool:
-            replies = bot_replies(slack, asked.ts)
-            return bool(replies) and "Thinking" not in replies[0] and "Continuing" not in replies[0]
-
         async with bot_process(slack, tmp_path, **slow) as first:
             asked, _ = await slack.user_says("UALICE", CHANNEL, "<@UBOT> hello")
-            await slack.wait_until(streaming, timeout=20)
+            await slack.wait_until(lambda: streaming(slack, asked.ts), timeout=20)
             first.kill()
         seen = len(slack.bot_messages(CHANNEL, asked.ts)[0].versions)
         async with bot_process(slack, tmp_path, **slow) as second:
@@ -142,7 +132,7 @@ async def test_an_answer_interrupted_twice_waits_for_retry(tmp_path: Path) -> No
             await slack.wait_until(
                 lambda: (
                     len(slack.bot_messages(CHANNEL, asked.ts)[0].versions) > seen + 1
-                    and streaming()
+                    and streaming(slack, asked.ts)
                 ),
                 timeout=20,
             )
