@@ -25,13 +25,11 @@ from dataclasses import asdict
 from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, StateSnapshot, StreamMode
 
-from agent.builtin_tools import NOTES_TABLE, builtin_tools, upgrade_notes_table
-from agent.checkpoints import keep_latest
-from agent.database import Database, Transaction
+from agent.builtin_tools import builtin_tools
+from agent.database import Transaction
 from agent.errors import InvalidArguments, ResumeRefused, ThreadPaused
 from agent.events import (
     AgentEvent,
@@ -52,21 +50,21 @@ from agent.events import (
     ToolStarted,
 )
 from agent.graph import AgentGraph
-from agent.ledger import TOOL_RUNS_TABLE, ToolLedger
+from agent.ledger import ToolLedger
 from agent.llm import LLMGateway
-from agent.pauses import OLD_CLAIMS, PAUSES_COLUMNS, PAUSES_INDEX, PAUSES_TABLE, PauseBook
+from agent.migrations import migrate
+from agent.pauses import PauseBook
+from agent.schema import MIGRATIONS
 from agent.settings import AgentSettings
 from agent.state import RunContext
+from agent.storage import Storage, open_storage
 from agent.toolkit import Toolbox, tools_in_module
 
 logger = logging.getLogger(__name__)
 
 STREAM_MODES: list[StreamMode] = ["custom", "updates"]
-INTERRUPT = "__interrupt__"
-"""The channel under which LangGraph's savers keep a pending interrupt's write (private to it)."""
 INPUT_ID = "input_id"
 """The key that tags a user message with the front end's id for it (never sent to a model)."""
-APP_TABLES = (NOTES_TABLE, TOOL_RUNS_TABLE, PAUSES_TABLE, PAUSES_INDEX)
 
 
 class Agent:
@@ -74,41 +72,35 @@ class Agent:
 
     def __init__(
         self,
-        database: Database,
+        storage: Storage,
         graph: CompiledStateGraph[Any, Any, Any, Any],
         toolbox: Toolbox,
         gateway: LLMGateway,
     ) -> None:
-        self.database = database
+        self.database = storage.database
+        self._storage = storage
         self._toolbox = toolbox
         self._graph = graph
         self._gateway = gateway
-        self._pauses = PauseBook(database)
+        self._pauses = PauseBook(storage.database)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._running: dict[str, RunContext] = {}
 
     @classmethod
     @contextlib.asynccontextmanager
     async def open(cls, settings: AgentSettings) -> AsyncIterator[Agent]:
-        """Open the database, set up tables, compile the graph; close everything on exit."""
-        connection = await Database.connect(settings.sqlite_path())
-        try:
-            saver = AsyncSqliteSaver(connection)
-            await saver.setup()
-            database = Database(connection, saver.lock)
-            await database.create_tables(APP_TABLES)
-            await upgrade_notes_table(database)
-            await database.add_columns("pauses", PAUSES_COLUMNS)
-            await database.execute(OLD_CLAIMS)
-            tools = builtin_tools(database)
+        """Open the database, bring its tables up to date, compile the graph; close on exit."""
+        async with open_storage(settings.database_url) as storage:
+            await migrate(storage.database, "agent", MIGRATIONS)
+            tools = builtin_tools(storage.database)
             for module in settings.agent_tools:
                 tools += tools_in_module(module)
             toolbox = Toolbox(tools)
             gateway = LLMGateway(settings)
-            graph = AgentGraph(gateway, toolbox, ToolLedger(database)).compile(saver)
-            yield cls(database, graph, toolbox, gateway)
-        finally:
-            await connection.close()
+            graph = AgentGraph(gateway, toolbox, ToolLedger(storage.database)).compile(
+                storage.saver
+            )
+            yield cls(storage, graph, toolbox, gateway)
 
     async def warm_up(self) -> None:
         """Pay the LLM client's first-call cost at start-up rather than on the first message."""
@@ -220,12 +212,9 @@ class Agent:
 
     async def pending_pauses(self) -> list[Pause]:
         """Every pause the checkpoints wait on, each recorded (a crash can come in between)."""
-        rows = await self.database.fetch_all(
-            "SELECT DISTINCT thread_id FROM writes WHERE channel = ?", (INTERRUPT,)
-        )
         pauses = []
-        for row in rows:
-            pause = await self._pause_in_checkpoint(str(row["thread_id"]))
+        for thread_id in await self._storage.interrupted_threads():
+            pause = await self._pause_in_checkpoint(thread_id)
             if pause is not None:
                 await self._pauses.record(pause)
                 pauses.append(pause)
@@ -306,7 +295,7 @@ class Agent:
             return
         finally:
             self._running.pop(thread_id, None)
-        await keep_latest(self.database, thread_id)
+        await self._storage.keep_latest(thread_id)
         pause = await self._pause_in_checkpoint(thread_id)
         if pause is not None:
             await self._pauses.record(pause)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 
 from agent.database import Database
@@ -18,7 +17,7 @@ CREATE TABLE IF NOT EXISTS notes (
     body TEXT NOT NULL,
     thread_id TEXT NOT NULL,
     created_by TEXT NOT NULL,
-    created_at REAL NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
     call_id TEXT
 )"""
 """`call_id` is the tool call that saved the note (NULL for notes older than the column)."""
@@ -26,26 +25,6 @@ CREATE TABLE IF NOT EXISTS notes (
 NOTES_CALL_INDEX = """
 CREATE UNIQUE INDEX IF NOT EXISTS notes_by_call ON notes(thread_id, call_id)"""
 """One note per tool call: what makes save_note idempotent by call id (pitfall 36)."""
-
-
-async def upgrade_notes_table(database: Database) -> None:
-    """Give a notes table made before `call_id` existed the column and its unique index.
-
-    Run at start-up after NOTES_TABLE; safe to run again, and by two processes at once. Old
-    rows keep a NULL call id, which the unique index never treats as a duplicate.
-    """
-    if not await _has_call_id(database):
-        try:
-            await database.execute("ALTER TABLE notes ADD COLUMN call_id TEXT")
-        except sqlite3.OperationalError:
-            if not await _has_call_id(database):  # another process may have just added it
-                raise
-    await database.execute(NOTES_CALL_INDEX)
-
-
-async def _has_call_id(database: Database) -> bool:
-    columns = await database.fetch_all("PRAGMA table_info(notes)")
-    return any(column["name"] == "call_id" for column in columns)
 
 
 def builtin_tools(database: Database) -> list[Tool]:
@@ -56,8 +35,8 @@ def builtin_tools(database: Database) -> list[Tool]:
         # Run again for the same call (after a crash before the ledger heard back), the insert
         # is ignored and the answer is the same: the note is saved, once.
         await database.execute(
-            "INSERT OR IGNORE INTO notes(title, body, thread_id, created_by, created_at, call_id)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO notes(title, body, thread_id, created_by, created_at, call_id)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (title, body, context.thread_id, context.requested_by, time.time(), context.call_id),
         )
         return f"Saved the note “{title}”."

@@ -22,8 +22,8 @@ CREATE TABLE IF NOT EXISTS tool_runs (
     arguments TEXT NOT NULL,
     ok INTEGER,
     result TEXT,
-    started_at REAL NOT NULL,
-    finished_at REAL,
+    started_at DOUBLE PRECISION NOT NULL,
+    finished_at DOUBLE PRECISION,
     PRIMARY KEY (thread_id, call_id)
 )"""
 
@@ -48,8 +48,8 @@ class ToolLedger:
     ) -> PreviousRun | None:
         """Claim the call; returns None when this caller should run it, else the earlier outcome."""
         claimed = await self._database.execute(
-            "INSERT OR IGNORE INTO tool_runs(thread_id, call_id, tool, arguments, started_at)"
-            " VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO tool_runs(thread_id, call_id, tool, arguments, started_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (thread_id, call_id, tool, arguments_json, time.time()),
         )
         if claimed:

@@ -12,12 +12,11 @@ applied it, whoever runs the thread next applies the stored decision.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from agent.database import Database, Transaction
+from agent.database import Database, Row, Transaction
 from agent.events import Pause
 
 PauseStatus = Literal["pending", "decided", "resolved", "superseded"]
@@ -28,14 +27,12 @@ CREATE TABLE IF NOT EXISTS pauses (
     interrupt_id TEXT NOT NULL,
     kind TEXT NOT NULL,
     payload TEXT NOT NULL,
-    created_at REAL NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
     status TEXT NOT NULL DEFAULT 'pending',
-    updated_at REAL NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (thread_id, interrupt_id)
 )"""
 PAUSES_INDEX = "CREATE INDEX IF NOT EXISTS pauses_by_status ON pauses(status, created_at)"
-PAUSES_COLUMNS = {"decision": "TEXT", "decided_by": "TEXT", "decided_at": "REAL"}
-"""Added to files made before decisions were stored with their claim."""
 OLD_CLAIMS = "UPDATE pauses SET status = 'pending' WHERE status = 'claimed' AND decision IS NULL"
 """A claim an older version left behind held no decision: the pause is still open."""
 
@@ -59,8 +56,8 @@ class PauseBook:
     async def record(self, pause: Pause, transaction: Transaction | None = None) -> None:
         """Remember a pause the run reached (idempotent)."""
         sql = (
-            "INSERT OR IGNORE INTO pauses(thread_id, interrupt_id, kind, payload, created_at,"
-            " updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+            "INSERT INTO pauses(thread_id, interrupt_id, kind, payload, created_at,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
         )
         params = (
             pause.thread_id,
@@ -143,7 +140,7 @@ class PauseBook:
         return [_pause(row) for row in rows]
 
 
-def _pause(row: sqlite3.Row) -> Pause:
+def _pause(row: Row) -> Pause:
     payload = json.loads(row["payload"])
     return Pause(
         thread_id=row["thread_id"],

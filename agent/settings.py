@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-
-from agent.errors import ConfigurationError
 
 
 def _split_commas(value: object) -> object:
@@ -35,12 +32,3 @@ class AgentSettings(BaseSettings):
     demo_tokens_per_second: float = Field(default=30.0, ge=0)
     database_url: str = "sqlite:///./countersign.db"
     agent_tools: CommaSeparated = Field(default_factory=list)
-
-    def sqlite_path(self) -> Path:
-        """The SQLite file named by DATABASE_URL (`sqlite:///relative` or `sqlite:////absolute`)."""
-        url = self.database_url
-        if not url.startswith("sqlite:///"):
-            raise ConfigurationError(
-                f"DATABASE_URL={url!r} is not supported yet: use sqlite:///path/to/file.db"
-            )
-        return Path(url.removeprefix("sqlite:///"))

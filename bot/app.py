@@ -14,7 +14,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agent import Agent, ConfigurationError
-from bot import listeners
+from bot import listeners, schema
 from bot.approvers import ApproverPolicy
 from bot.clicks import ClickHandler
 from bot.conversations import Conversations
@@ -74,7 +74,7 @@ async def open_bot(settings: BotSettings) -> AsyncIterator[Bot]:
     async with Agent.open(settings) as agent:
         await agent.warm_up()
         store = BotStore(agent.database)
-        await store.create_tables()
+        await schema.upgrade(agent.database)
         limiter = SlackRateLimiter()
         runtime = BotRuntime(
             settings=settings,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 from agent import Agent
+from bot import schema
 from bot.settings import BotSettings
 from bot.store import BotStore
 
@@ -13,7 +14,7 @@ async def print_audit(settings: BotSettings, limit: int) -> None:
     """Print the newest decisions, oldest first."""
     async with Agent.open(settings) as agent:
         store = BotStore(agent.database)
-        await store.create_tables()
+        await schema.upgrade(agent.database)
         rows = await store.audit_rows(limit)
     if not rows:
         print("No decisions recorded yet.")

@@ -25,6 +25,7 @@ from typing import Any
 from agent import (
     Answer,
     Approve,
+    ConfigurationError,
     Decision,
     Deny,
     Edit,
@@ -35,7 +36,7 @@ from agent import (
     ToolStarted,
     Transaction,
 )
-from bot import cards
+from bot import cards, leases
 from bot.inbox import LEASE_SECONDS, Inbox, Item
 from bot.pause_messages import PauseMessages, outcome_of
 from bot.runtime import BotRuntime
@@ -48,6 +49,10 @@ MAX_ATTEMPTS = 2
 """An item interrupted this many times in a row waits for Retry instead of running again."""
 HEARTBEAT_SECONDS = LEASE_SECONDS / 3
 RECONCILE_SECONDS = 60.0
+STOP_POLL_SECONDS = 0.5
+"""How often a replica looks for Stops clicked on another replica for answers it runs."""
+RECONCILER = "reconciler"
+"""The lease of the job that posts missing cards: one replica at a time, or two could post."""
 EARLY_REPLY_SECONDS = 600.0
 """How long a reply waits for its thread's mention: past Slack's last retry (about 5 min)."""
 
@@ -76,12 +81,25 @@ class Conversations:
         self._taking = False
         self._closed = False
         self._loop: asyncio.Task[None] | None = None
+        self._stop_watch: asyncio.Task[None] | None = None
 
     # --- life cycle --------------------------------------------------------------------------
 
     async def prepare(self) -> None:
-        """Before traffic: tables, this worker's entry, and every pause given its card."""
-        await self._inbox.create_tables()
+        """Before traffic: this worker's entry, and every pause given its card.
+
+        A SQLite file is for one bot process (its checkpointer holds one connection and its
+        locks live in that process); a second one on the same file is refused with what to do.
+        """
+        if self._agent.database.dialect == "sqlite":
+            neighbour = await self._inbox.live_neighbour()
+            if neighbour is not None:
+                raise ConfigurationError(
+                    f"another bot process (pid {neighbour}) already runs on this SQLite "
+                    "database. A SQLite file serves one process: stop the other one, or give "
+                    "each its own DATABASE_URL, or use PostgreSQL (DATABASE_URL=postgresql://…) "
+                    "to run several replicas."
+                )
         await self._inbox.register()
         await self.reconcile()
 
@@ -90,6 +108,7 @@ class Conversations:
         self._taking = True
         self._wake.set()
         self._loop = asyncio.create_task(self._run_forever(), name="inbox")
+        self._stop_watch = asyncio.create_task(self._watch_stops(), name="stop requests")
 
     async def drain(self, grace_seconds: float) -> None:
         """A deploy, not a Stop: take nothing new, let running items end within the grace
@@ -106,7 +125,11 @@ class Conversations:
         self._wake.set()
         if self._loop is not None:
             await self._loop
+        if self._stop_watch is not None:
+            self._stop_watch.cancel()
+            await asyncio.gather(self._stop_watch, return_exceptions=True)
         await self._inbox.retire()
+        await leases.release(self._agent.database, RECONCILER, self._inbox.owner)
 
     @property
     def running(self) -> int:
@@ -142,6 +165,9 @@ class Conversations:
                 return False
             if not await Inbox.claim(transaction, "message", f"{ref.channel}:{ts}"):
                 return False  # the other half of an app_mention / message pair
+            # A reply and its thread's mention may reach two replicas at once: whichever
+            # commits second sees the other's conversation (or early reply) and acts on it.
+            await transaction.serialize(f"conversation:{ref.thread_id}")
             if early and not await BotStore.has_conversation(transaction, ref.thread_id):
                 # Checked again here: the thread's mention may have been accepted meanwhile.
                 await Inbox.keep_early(transaction, ref.thread_id, payload)
@@ -181,10 +207,19 @@ class Conversations:
         return None
 
     async def stop(self, item_id: int, clicker: str) -> str | None:
-        """Stop the answer of one item; why not, if it cannot be stopped."""
+        """Stop the answer of one item; why not, if it cannot be stopped.
+
+        An answer another replica runs is asked to stop through its inbox row; that replica
+        checks who may stop it, as this one does for its own.
+        """
         running = self._running.get(item_id)
         if running is None:
+            if await self._inbox.request_stop(item_id, clicker):
+                return None
             return "This answer has already finished."
+        return await self._stop_here(running, clicker)
+
+    async def _stop_here(self, running: _Running, clicker: str) -> str | None:
         verdict = await self._runtime.approvers.check(clicker, running.started_by, "stop")
         if not verdict.allowed:
             return verdict.explanation
@@ -211,11 +246,13 @@ class Conversations:
     # --- reconciling -------------------------------------------------------------------------
 
     async def reconcile(self) -> None:
-        """Work of dead workers goes back to the queue; every pause has its card or question."""
+        """Work of dead workers goes back to the queue; every pause has its card or question
+        (posted by one replica at a time: the holder of the reconciler's lease)."""
         await self._inbox.forget_early(EARLY_REPLY_SECONDS)
-        taken = await self._inbox.take_over()
-        if taken:
-            logger.info("continuing %d item(s) a stopped process left", taken)
+        await self._take_over()
+        database, owner = self._agent.database, self._inbox.owner
+        if not await leases.hold(database, RECONCILER, owner, RECONCILE_SECONDS * 2):
+            return
         for pause in await self._agent.pending_pauses():
             ref = await self._store.conversation(pause.thread_id)
             if ref is None or await self._inbox.has_open(pause.thread_id):
@@ -242,7 +279,8 @@ class Conversations:
             try:
                 if loop.time() >= next_beat:
                     next_beat = loop.time() + HEARTBEAT_SECONDS
-                    await self._inbox.heartbeat()
+                    self._give_up_lost(await self._inbox.heartbeat())
+                    await self._take_over()
                 if loop.time() >= next_reconcile:
                     next_reconcile = loop.time() + RECONCILE_SECONDS
                     await self.reconcile()
@@ -252,6 +290,39 @@ class Conversations:
                 logger.exception("the inbox runner failed; trying again shortly")
             finally:
                 self._scanning = False
+
+    async def _take_over(self) -> None:
+        taken = await self._inbox.take_over()
+        if taken:
+            logger.info("continuing %d item(s) a stopped process left", taken)
+            self._wake.set()
+
+    def _give_up_lost(self, still_ours: set[int]) -> None:
+        """Items whose lease ran out while this process stalled belong to another replica
+        now: stop working on them here (their new owner replaces what this one showed)."""
+        for item_id, running in list(self._running.items()):
+            if item_id not in still_ours and not running.task.done():
+                logger.warning("item %s went to another replica; stopping it here", item_id)
+                running.task.cancel()
+
+    async def _watch_stops(self) -> None:
+        """Stops clicked on other replicas for answers running here."""
+        while True:
+            await asyncio.sleep(STOP_POLL_SECONDS)
+            if not self._running:
+                continue
+            try:
+                for item_id, clicker in await self._inbox.stop_requests():
+                    running = self._running.get(item_id)
+                    if running is None:
+                        continue  # it finished meanwhile
+                    refusal = await self._stop_here(running, clicker)
+                    if refusal is not None and (ref := _ref_of(running.item.payload)):
+                        await self.pauses.slack.ephemeral(
+                            ref.channel, clicker, refusal, ref.thread_ts
+                        )
+            except Exception:
+                logger.exception("could not check for stop requests; trying again")
 
     async def _launch(self) -> None:
         busy = {running.thread_id for running in self._running.values()}

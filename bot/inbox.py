@@ -30,12 +30,14 @@ ItemKind = Literal["message", "decision"]
 
 LEASE_SECONDS = 30.0
 """How long a running item stays its owner's without a heartbeat."""
+FORGET_WORKERS_AFTER_SECONDS = 86_400.0
+"""A worker silent this long (a replica on another machine that went away) is forgotten."""
 
 TABLES = (
     """CREATE TABLE IF NOT EXISTS claims (
         kind TEXT NOT NULL,
         key TEXT NOT NULL,
-        at REAL NOT NULL,
+        at DOUBLE PRECISION NOT NULL,
         PRIMARY KEY (kind, key)
     )""",
     """CREATE TABLE IF NOT EXISTS inbox (
@@ -48,9 +50,9 @@ TABLES = (
         attempts INTEGER NOT NULL DEFAULT 0,
         retries INTEGER NOT NULL DEFAULT 0,
         owner TEXT,
-        lease_until REAL,
-        created_at REAL NOT NULL,
-        finished_at REAL,
+        lease_until DOUBLE PRECISION,
+        created_at DOUBLE PRECISION NOT NULL,
+        finished_at DOUBLE PRECISION,
         outcome TEXT
     )""",
     "CREATE INDEX IF NOT EXISTS inbox_open ON inbox(status, conversation, id)",
@@ -58,8 +60,8 @@ TABLES = (
         id TEXT PRIMARY KEY,
         host TEXT NOT NULL,
         pid INTEGER NOT NULL,
-        started_at REAL NOT NULL,
-        heartbeat_at REAL NOT NULL
+        started_at DOUBLE PRECISION NOT NULL,
+        heartbeat_at DOUBLE PRECISION NOT NULL
     )""",
 )
 
@@ -94,17 +96,13 @@ class Inbox:
         self.owner = uuid.uuid4().hex
         self._host = socket.gethostname()
 
-    async def create_tables(self) -> None:
-        """Idempotent: run at every start."""
-        await self._database.create_tables(TABLES)
-
     # --- accepting (inside the caller's transaction) -------------------------------------
 
     @staticmethod
     async def claim(transaction: Transaction, kind: str, key: str) -> bool:
         """Durable first-wins claim: true for the first caller of (kind, key), ever."""
         changed = await transaction.execute(
-            "INSERT OR IGNORE INTO claims(kind, key, at) VALUES (?, ?, ?)",
+            "INSERT INTO claims(kind, key, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             (kind, key, time.time()),
         )
         return changed == 1
@@ -113,10 +111,16 @@ class Inbox:
     async def add(
         transaction: Transaction, conversation: str, kind: ItemKind, payload: dict[str, Any]
     ) -> int:
-        """Queue an item; it runs after every earlier item of its conversation."""
+        """Queue an item; it runs after every earlier item of its conversation.
+
+        Serialised per conversation, so ids within one conversation are in commit order even
+        when replicas accept its events at once (an id taken earlier but committed later
+        would otherwise sort before an item that is already running).
+        """
+        await transaction.serialize(f"conversation:{conversation}")
         return await transaction.insert(
             "INSERT INTO inbox(conversation, kind, payload, answer_id, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?) RETURNING id",
             (conversation, kind, json.dumps(payload), uuid.uuid4().hex[:12], time.time()),
         )
 
@@ -174,22 +178,29 @@ class Inbox:
         return [_item(row) for row in rows if row["conversation"] not in busy]
 
     async def take(self, item: Item) -> Item | None:
-        """Make the item this worker's; None if another worker took it first."""
-        changed = await self._database.execute(
-            "UPDATE inbox SET status = 'running', attempts = attempts + 1, owner = ?,"
-            " lease_until = ? WHERE id = ? AND status = 'queued'",
-            (self.owner, time.time() + LEASE_SECONDS, item.id),
-        )
+        """Make the item this worker's; None if another worker took it first, or if its
+        conversation has something else running or older waiting (any replica's)."""
+        async with self._database.transaction() as transaction:
+            await transaction.serialize(f"conversation:{item.conversation}")
+            changed = await transaction.execute(
+                "UPDATE inbox SET status = 'running', attempts = attempts + 1, owner = ?,"
+                " lease_until = ?, stop_requested_by = NULL WHERE id = ? AND status = 'queued'"
+                " AND NOT EXISTS (SELECT 1 FROM inbox o WHERE o.conversation = ? AND o.id != ?"
+                f" AND (o.status = 'running' OR (o.id < ? AND o.status IN {_OPEN})))",
+                (self.owner, time.time() + LEASE_SECONDS, item.id, item.conversation, item.id,
+                 item.id),
+            )  # fmt: skip
         if not changed:
             return None
         return dataclasses.replace(item, attempts=item.attempts + 1)
 
     async def finish(self, item_id: int, outcome: str = "done") -> None:
-        """The item's effect is durable: it never runs again."""
+        """The item's effect is durable: it never runs again (unless it is no longer ours:
+        then its new owner finishes it)."""
         await self._database.execute(
             "UPDATE inbox SET status = 'done', outcome = ?, finished_at = ?, owner = NULL"
-            " WHERE id = ?",
-            (outcome, time.time(), item_id),
+            " WHERE id = ? AND owner = ?",
+            (outcome, time.time(), item_id, self.owner),
         )
 
     async def hold(self, item_id: int) -> None:
@@ -228,21 +239,49 @@ class Inbox:
         """Announce this worker, so others can tell whether its items are still looked after."""
         now = time.time()
         await self._database.execute(
-            "INSERT OR REPLACE INTO workers VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO workers(id, host, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
             (self.owner, self._host, os.getpid(), now, now),
         )
 
-    async def heartbeat(self) -> None:
-        """Renew the leases of this worker's running items."""
+    async def heartbeat(self) -> set[int]:
+        """Renew the leases of this worker's running items; returns the ids still ours (one
+        whose lease ran out while this process stalled may have gone to another replica)."""
         now = time.time()
         async with self._database.transaction() as transaction:
             await transaction.execute(
                 "UPDATE workers SET heartbeat_at = ? WHERE id = ?", (now, self.owner)
             )
-            await transaction.execute(
-                "UPDATE inbox SET lease_until = ? WHERE owner = ? AND status = 'running'",
+            rows = await transaction.fetch_all(
+                "UPDATE inbox SET lease_until = ? WHERE owner = ? AND status = 'running'"
+                " RETURNING id",
                 (now + LEASE_SECONDS, self.owner),
             )
+        return {int(row["id"]) for row in rows}
+
+    # --- stopping an answer another replica runs ---------------------------------------------
+
+    async def request_stop(self, item_id: int, clicker: str) -> bool:
+        """Ask the owner of a running item to stop it; false when it is not running."""
+        changed = await self._database.execute(
+            "UPDATE inbox SET stop_requested_by = ? WHERE id = ? AND status = 'running'",
+            (clicker, item_id),
+        )
+        return changed == 1
+
+    async def stop_requests(self) -> list[tuple[int, str]]:
+        """Stops asked of this worker's items (item id, who asked), each handed out once."""
+        async with self._database.transaction() as transaction:
+            rows = await transaction.fetch_all(
+                "SELECT id, stop_requested_by FROM inbox WHERE owner = ? AND status = 'running'"
+                " AND stop_requested_by IS NOT NULL",
+                (self.owner,),
+            )
+            for row in rows:
+                await transaction.execute(
+                    "UPDATE inbox SET stop_requested_by = NULL WHERE id = ?", (row["id"],)
+                )
+        return [(int(row["id"]), str(row["stop_requested_by"])) for row in rows]
 
     async def take_over(self) -> int:
         """Queue again what dead workers were running; returns how many items."""
@@ -255,9 +294,15 @@ class Inbox:
                     (worker,),
                 )
                 await transaction.execute("DELETE FROM workers WHERE id = ?", (worker,))
+            # Replicas on other machines that stopped answering long ago, and own nothing.
+            await transaction.execute(
+                "DELETE FROM workers WHERE heartbeat_at < ? AND NOT EXISTS ("
+                " SELECT 1 FROM inbox WHERE inbox.owner = workers.id AND status = 'running')",
+                (now - FORGET_WORKERS_AFTER_SECONDS,),
+            )
             return await transaction.execute(
                 "UPDATE inbox SET status = 'queued', owner = NULL"
-                " WHERE status = 'running' AND lease_until < ? AND owner IS NOT ?",
+                " WHERE status = 'running' AND lease_until < ? AND owner != ?",
                 (now, self.owner),  # this worker's own items are running here, whatever the lease
             )
 
@@ -270,6 +315,13 @@ class Inbox:
                 (self.owner,),
             )
             await transaction.execute("DELETE FROM workers WHERE id = ?", (self.owner,))
+
+    async def live_neighbour(self) -> int | None:
+        """The pid of another live worker on this machine, if any."""
+        for worker in await self._other_workers():
+            if worker[1] == self._host and self._alive(worker):
+                return worker[2]
+        return None
 
     async def _other_workers(self) -> list[tuple[str, str, int]]:
         rows = await self._database.fetch_all(
@@ -294,8 +346,8 @@ class Inbox:
 
     async def _set(self, item_id: int, status: str, only_if: str) -> None:
         await self._database.execute(
-            "UPDATE inbox SET status = ?, owner = NULL WHERE id = ? AND status = ?",
-            (status, item_id, only_if),
+            "UPDATE inbox SET status = ?, owner = NULL WHERE id = ? AND status = ? AND owner = ?",
+            (status, item_id, only_if, self.owner),
         )
 
 

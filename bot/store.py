@@ -20,7 +20,7 @@ TABLES = (
         team_id TEXT NOT NULL,
         channel TEXT NOT NULL,
         thread_ts TEXT NOT NULL,
-        created_at REAL NOT NULL
+        created_at DOUBLE PRECISION NOT NULL
     )""",
     """CREATE TABLE IF NOT EXISTS slack_pauses (
         thread_id TEXT NOT NULL,
@@ -30,12 +30,12 @@ TABLES = (
         thread_ts TEXT NOT NULL,
         message_ts TEXT NOT NULL,
         requested_by TEXT NOT NULL,
-        created_at REAL NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
         PRIMARY KEY (thread_id, interrupt_id)
     )""",
     """CREATE TABLE IF NOT EXISTS audit (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
-        at REAL NOT NULL,
+        at DOUBLE PRECISION NOT NULL,
         thread_id TEXT NOT NULL,
         interrupt_id TEXT NOT NULL,
         action TEXT NOT NULL,
@@ -82,10 +82,6 @@ class BotStore:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    async def create_tables(self) -> None:
-        """Idempotent: run at every start."""
-        await self.database.create_tables(TABLES)
-
     @staticmethod
     async def remember_conversation(transaction: Transaction, ref: ThreadRef) -> bool:
         """The bot answers in this Slack thread: later replies there continue it.
@@ -93,7 +89,7 @@ class BotStore:
         True when the thread just became a conversation.
         """
         changed = await transaction.execute(
-            "INSERT OR IGNORE INTO slack_conversations VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO slack_conversations VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (ref.thread_id, ref.team_id, ref.channel, ref.thread_ts, time.time()),
         )
         return changed == 1
@@ -126,7 +122,11 @@ class BotStore:
     ) -> None:
         """Where the card or question of a pause was posted."""
         await self.database.execute(
-            "INSERT OR REPLACE INTO slack_pauses VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO slack_pauses VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (thread_id, interrupt_id) DO UPDATE SET kind = excluded.kind,"
+            " channel = excluded.channel, thread_ts = excluded.thread_ts,"
+            " message_ts = excluded.message_ts, requested_by = excluded.requested_by,"
+            " created_at = excluded.created_at",
             (
                 thread_id,
                 interrupt_id,

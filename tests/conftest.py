@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,14 +13,34 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from agent import Agent, AgentSettings
 from playground.slack import SlackEmulator
+from tests.postgres_server import PostgresServer, running_server
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL cluster for the whole run (skipped where not installed)."""
+    try:
+        with running_server() as server:
+            yield server
+    except FileNotFoundError as missing:
+        pytest.skip(f"{missing}; .ci/run installs it, so CI always runs these tests")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database: a SQLite file, and a PostgreSQL database of its own."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'countersign.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.new_database()
 
 
 @pytest.fixture
-def agent_settings(tmp_path: Path) -> AgentSettings:
-    """The demo model at full speed on a fresh SQLite file; no .env is read."""
+def agent_settings(database_url: str) -> AgentSettings:
+    """The demo model at full speed on a fresh database of each kind; no .env is read."""
     return AgentSettings(
         _env_file=None,  # type: ignore[call-arg]
-        database_url=f"sqlite:///{tmp_path / 'countersign.db'}",
+        database_url=database_url,
         demo_tokens_per_second=0,
     )
 

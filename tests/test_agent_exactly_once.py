@@ -112,10 +112,12 @@ async def test_a_claim_an_older_version_stranded_is_open_again_after_the_upgrade
         paused = approval(
             await collect(first.start("t-strand", "save a note about water", "UALICE"))
         )
-        # A process that claimed the pause and died before its answer reached the checkpoint.
+        # A process of an older version (before numbered migrations) claimed the pause and
+        # died before its answer reached the checkpoint.
         await first.database.execute(
             "UPDATE pauses SET status = 'claimed' WHERE interrupt_id = ?", (paused.interrupt_id,)
         )
+        await first.database.execute("DELETE FROM schema_migrations")
     async with Agent.open(agent_settings) as second:
         finished(await collect(second.resume("t-strand", paused.interrupt_id, Approve())))
         assert len(await notes(second)) == 1

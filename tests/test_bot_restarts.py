@@ -3,10 +3,13 @@ or repeated, and nothing is left looking in progress."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from pathlib import Path
 
 from playground.slack import SlackEmulator
-from tests.bot_process import bot_process
+from tests.bot_harness import SIGNING_SECRET
+from tests.bot_process import bot_process, clean_environment
 
 CHANNEL = "C0GENERAL"
 HELLO = "I'm the Countersign demo model"
@@ -166,3 +169,31 @@ async def test_sigterm_shuts_down_cleanly(tmp_path: Path) -> None:
             await slack.wait_until(lambda: bool(bot_replies(slack, asked.ts)), timeout=20)
         assert running.process.returncode == 0
         assert not any("Traceback" in line for line in running.log), "\n".join(running.log)
+
+
+async def test_a_second_process_on_one_sqlite_file_is_refused_with_what_to_do(
+    tmp_path: Path,
+) -> None:
+    async with SlackEmulator() as slack, bot_process(slack, tmp_path) as first:
+        second = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            cwd=tmp_path,
+            env=clean_environment(
+                SLACK_BOT_TOKEN="xoxb-test-token",
+                SLACK_SIGNING_SECRET=SIGNING_SECRET,
+                SLACK_API_URL=slack.api_url,
+                HOST="127.0.0.1",
+                DATABASE_URL=f"sqlite:///{tmp_path / 'countersign.db'}",
+            ),
+            stderr=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.DEVNULL,
+        )
+        _, stderr = await asyncio.wait_for(second.communicate(), timeout=60)
+        assert second.returncode != 0
+        message = stderr.decode().strip().splitlines()[-1]
+        assert f"another bot process (pid {first.process.pid})" in message
+        assert "PostgreSQL" in message
+        asked, _ = await slack.user_says("UALICE", CHANNEL, "<@UBOT> hello")  # the first serves
+        await slack.wait_until(lambda: hello_answered(slack, asked.ts), timeout=20)

@@ -9,8 +9,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from agent import Agent, ToolContext, tool
-from agent.builtin_tools import NOTES_TABLE, builtin_tools, upgrade_notes_table
+from agent import Agent, AgentSettings, ToolContext, tool
+from agent.builtin_tools import builtin_tools
 from agent.database import Database
 from agent.graph import AgentGraph
 from agent.ledger import ToolLedger
@@ -100,7 +100,6 @@ async def ledger_row(database: Database, call_id: str) -> tuple[int | None, str 
 
 async def test_a_note_saved_just_before_a_crash_is_reported_saved_once(agent: Agent) -> None:
     database = agent.database
-    await upgrade_notes_table(database)  # what Agent.open runs at start-up
     ledger = ToolLedger(database)
     await ledger.begin("t-note", "call-7", "save_note", json.dumps(NOTE, sort_keys=True))
     save_note = Toolbox(builtin_tools(database)).get("save_note")
@@ -122,7 +121,6 @@ async def test_a_note_saved_just_before_a_crash_is_reported_saved_once(agent: Ag
 
 async def test_a_note_cut_off_before_its_insert_is_saved_on_the_rerun(agent: Agent) -> None:
     database = agent.database
-    await upgrade_notes_table(database)
     ledger = ToolLedger(database)
     await ledger.begin("t-note", "call-8", "save_note", json.dumps(NOTE, sort_keys=True))
     # The process died before the insert.
@@ -134,7 +132,6 @@ async def test_a_note_cut_off_before_its_insert_is_saved_on_the_rerun(agent: Age
 
 async def test_two_calls_save_two_notes(agent: Agent) -> None:
     """The unique key is the call, not the content: the same note asked for twice is two notes."""
-    await upgrade_notes_table(agent.database)
     await run_note_call(agent.database, "call-a", [])
     await run_note_call(agent.database, "call-b", [])
     assert await note_rows(agent.database) == [("Water", "call-a"), ("Water", "call-b")]
@@ -160,11 +157,9 @@ CREATE TABLE notes (
 )"""
 
 
-async def open_database(path: Path) -> Database:
-    return Database(await Database.connect(path), asyncio.Lock())
-
-
 async def test_an_old_notes_table_is_upgraded_and_keeps_its_rows(tmp_path: Path) -> None:
+    """A file from before numbered migrations: its notes gain the call id, and save_note is
+    idempotent on it; every later start finds the migration applied."""
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as old:
         old.execute(OLD_NOTES_TABLE)
@@ -172,38 +167,30 @@ async def test_an_old_notes_table_is_upgraded_and_keeps_its_rows(tmp_path: Path)
             "INSERT INTO notes(title, body, thread_id, created_by, created_at)"
             " VALUES ('Tea', 'Green.', 't-old', 'UBOB', 1.0)"
         )
-    database = await open_database(path)
-    try:
-        await database.create_tables([NOTES_TABLE])  # a no-op on the old table
-        await upgrade_notes_table(database)
-        await upgrade_notes_table(database)  # every start-up runs it again
-        columns = await database.fetch_all("PRAGMA table_info(notes)")
-        assert "call_id" in {column["name"] for column in columns}
-        assert await note_rows(database) == [("Tea", None)]
-        save_note = Toolbox(builtin_tools(database)).get("save_note")
-        assert save_note is not None
-        for _ in range(2):
-            await save_note.run(NOTE, ToolContext("t-old", "UALICE", "call-1"))
-        assert await note_rows(database) == [("Tea", None), ("Water", "call-1")]
-    finally:
-        await database.connection.close()
+    settings = AgentSettings(_env_file=None, database_url=f"sqlite:///{path}")  # type: ignore[call-arg]
+    for _ in range(2):  # the second start finds nothing left to do
+        async with Agent.open(settings) as agent:
+            database = agent.database
+            save_note = Toolbox(builtin_tools(database)).get("save_note")
+            assert save_note is not None
+            for _ in range(2):
+                await save_note.run(NOTE, ToolContext("t-old", "UALICE", "call-1"))
+            assert await note_rows(database) == [("Tea", None), ("Water", "call-1")]
+            versions = await database.fetch_all("SELECT component, version FROM schema_migrations")
+            assert [(row["component"], row["version"]) for row in versions] == [("agent", 1)]
 
 
-async def test_upgrading_races_with_another_process_that_upgrades(tmp_path: Path) -> None:
-    """Two processes opening one old file both see no column; the second ALTER must not fail."""
+async def test_two_processes_opening_one_old_file_at_once_both_start(tmp_path: Path) -> None:
+    """Both see the migration missing; the second waits for the first and finds it applied."""
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as old:
         old.execute(OLD_NOTES_TABLE)
-    first, second = await open_database(path), await open_database(path)
-    try:
-        await asyncio.gather(upgrade_notes_table(first), upgrade_notes_table(second))
-        indexes = await first.fetch_all("PRAGMA index_list(notes)")
-        assert "notes_by_call" in {row["name"] for row in indexes}
-    finally:
-        await first.connection.close()
-        await second.connection.close()
+    settings = AgentSettings(_env_file=None, database_url=f"sqlite:///{path}")  # type: ignore[call-arg]
 
+    async def start_and_save(call_id: str) -> None:
+        async with Agent.open(settings) as agent:
+            await run_note_call(agent.database, call_id, [])
 
-async def test_the_agent_upgrades_the_notes_table_at_start_up(agent: Agent) -> None:
-    indexes = await agent.database.fetch_all("PRAGMA index_list(notes)")
-    assert "notes_by_call" in {row["name"] for row in indexes}
+    await asyncio.gather(start_and_save("call-1"), start_and_save("call-2"))
+    async with Agent.open(settings) as agent:
+        assert await note_rows(agent.database) == [("Water", "call-1"), ("Water", "call-2")]

@@ -41,12 +41,17 @@ def sign_request(secret: str, timestamp: int, body: bytes) -> dict[str, str]:
 
 
 class HttpDelivery:
-    """POSTs signed requests to the bot's request URL and reports its answer."""
+    """POSTs signed requests to the bot's request URL and reports its answer.
+
+    Several URLs (replicas behind no load balancer) take requests in turn, as a round-robin
+    load balancer would hand them out.
+    """
 
     def __init__(self, signing_secret: str, timeout: float) -> None:
         self.signing_secret = signing_secret
         self.timeout = timeout
-        self.request_url: str | None = None
+        self.request_urls: list[str] = []
+        self._turn = 0
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
@@ -59,11 +64,13 @@ class HttpDelivery:
             await self._session.close()
 
     def url_for(self, path: str | None) -> str:
-        if self.request_url is None:
+        if not self.request_urls:
             raise RuntimeError("HTTP delivery needs deliver_to(request_url) first")
+        request_url = self.request_urls[self._turn % len(self.request_urls)]
+        self._turn += 1
         if path is None:
-            return self.request_url
-        origin = self.request_url.split("/", 3)[:3]
+            return request_url
+        origin = request_url.split("/", 3)[:3]
         return "/".join(origin) + "/" + path.lstrip("/")
 
     async def post(
@@ -114,11 +121,16 @@ class SocketHub:
         self._sockets: list[web.WebSocketResponse] = []
         self._acks: dict[str, asyncio.Future[JSONObject]] = {}
         self._envelopes = 0
+        self._turn = 0
         self.accepted = 0
 
     @property
     def connected(self) -> bool:
         return any(not ws.closed for ws in self._sockets)
+
+    @property
+    def open_connections(self) -> int:
+        return sum(not ws.closed for ws in self._sockets)
 
     def issue_ticket(self) -> str:
         """A single-use ticket for the URL apps.connections.open returns."""
@@ -220,10 +232,13 @@ class SocketHub:
                 await ws.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"emulator closing")
 
     def _current(self) -> web.WebSocketResponse:
-        for ws in reversed(self._sockets):
-            if not ws.closed:
-                return ws
-        raise RuntimeError("no Socket Mode client is connected (see wait_for_socket)")
+        """Envelopes are spread over the open connections in turn (several replicas, or one
+        client's old and new connection while it refreshes), as Slack spreads them."""
+        open_sockets = [ws for ws in self._sockets if not ws.closed]
+        if not open_sockets:
+            raise RuntimeError("no Socket Mode client is connected (see wait_for_socket)")
+        self._turn += 1
+        return open_sockets[self._turn % len(open_sockets)]
 
 
 def form_payload(payload: JSONObject) -> bytes:

@@ -286,9 +286,15 @@ class SlackEmulator:
 
     # ---- Slack -> bot ----------------------------------------------------------------------
 
-    def deliver_to(self, request_url: str) -> None:
-        """Deliver events and interactions over HTTP to this URL (Bolt's /slack/events)."""
-        self._http.request_url = request_url
+    def deliver_to(self, *request_urls: str) -> None:
+        """Deliver events and interactions over HTTP to this URL (Bolt's /slack/events); to
+        several (replicas), each request goes to the next in turn."""
+        self._http.request_urls = list(request_urls)
+
+    @property
+    def socket_connections(self) -> int:
+        """Open Socket Mode connections (each replica in Socket Mode opens its own)."""
+        return self._socket.open_connections
 
     async def wait_for_socket(self, timeout: float = 5) -> None:
         """Wait until a Socket Mode client has connected and been sent `hello`."""
@@ -506,7 +512,7 @@ class SlackEmulator:
         retry_num: int | None = None,
         retry_reason: str | None = None,
     ) -> Delivery:
-        if self._http.request_url is not None:
+        if self._http.request_urls:
             headers = {}
             if retry_num is not None:
                 headers["X-Slack-Retry-Num"] = str(retry_num)

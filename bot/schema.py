@@ -1,0 +1,29 @@
+"""The bot's tables, as numbered migrations (see `agent.migrations`); run at every start."""
+
+from __future__ import annotations
+
+from agent import Database
+from agent.migrations import Migration, add_columns, migrate
+from bot import inbox, leases, store
+
+MIGRATIONS = (
+    Migration(
+        1,
+        "baseline: conversations, pauses' messages, audit, claims, inbox, workers",
+        (
+            *store.TABLES,
+            *inbox.TABLES,
+        ),
+    ),
+    Migration(
+        2,
+        "a Stop clicked on one replica reaches the replica running the answer",
+        (add_columns("inbox", {"stop_requested_by": "TEXT"}),),
+    ),
+    Migration(3, "leases: periodic jobs run on one replica at a time", (leases.TABLE,)),
+)
+
+
+async def upgrade(database: Database) -> None:
+    """Bring the bot's tables up to date."""
+    await migrate(database, "bot", MIGRATIONS)
