@@ -284,7 +284,8 @@ class Inbox:
         return [(int(row["id"]), str(row["stop_requested_by"])) for row in rows]
 
     async def take_over(self) -> int:
-        """Queue again what dead workers were running; returns how many items."""
+        """Queue again what dead workers were running, and free their leases; returns how
+        many items."""
         dead = [worker[0] for worker in await self._other_workers() if not self._alive(worker)]
         now = time.time()
         async with self._database.transaction() as transaction:
@@ -294,6 +295,7 @@ class Inbox:
                     (worker,),
                 )
                 await transaction.execute("DELETE FROM workers WHERE id = ?", (worker,))
+                await transaction.execute("DELETE FROM leases WHERE owner = ?", (worker,))
             # Replicas on other machines that stopped answering long ago, and own nothing.
             await transaction.execute(
                 "DELETE FROM workers WHERE heartbeat_at < ? AND NOT EXISTS ("
