@@ -22,6 +22,7 @@ from bot.messages import MessageHandler
 from bot.rate_limits import SlackRateLimiter
 from bot.runtime import BotIdentity, BotRuntime
 from bot.settings import BotSettings, ConnectionMode
+from bot.shared_budget import budget_store
 from bot.slack_calls import SlackCalls
 from bot.store import BotStore
 
@@ -75,7 +76,7 @@ async def open_bot(settings: BotSettings) -> AsyncIterator[Bot]:
         await agent.warm_up()
         store = BotStore(agent.database)
         await schema.upgrade(agent.database)
-        limiter = SlackRateLimiter()
+        limiter = SlackRateLimiter(store=budget_store(agent.database, identity.team_id))
         runtime = BotRuntime(
             settings=settings,
             agent=agent,
@@ -103,7 +104,10 @@ async def open_bot(settings: BotSettings) -> AsyncIterator[Bot]:
         listeners.register(
             app, MessageHandler(runtime, conversations), ClickHandler(runtime, conversations)
         )
-        yield Bot(app, runtime, conversations, mode)
+        try:
+            yield Bot(app, runtime, conversations, mode)
+        finally:
+            await limiter.aclose()  # withdraw this replica's count of streaming answers
 
 
 def _known_identity(identity: BotIdentity, token: str) -> Callable[..., Awaitable[AuthorizeResult]]:

@@ -3,9 +3,10 @@
 Every call is booked with the workspace's `SlackRateLimiter` first (per-message throttling alone
 still gets 429s when several answers share a workspace, pitfall 1). A 429, or a `ratelimited`
 error code, closes the method in the limiter for its Retry-After window (pitfall 2), so every
-caller of that method waits it out, not just the one that met it. 5xx and connection errors are
-retried a bounded number of times with backoff; anything else is raised as Slack's client raised
-it, so callers keep catching `SlackApiError`.
+caller of that method waits it out, not just the one that met it (on every replica, when the
+budget is shared: bot.shared_budget). 5xx and connection errors are retried a bounded number of
+times with backoff; anything else is raised as Slack's client raised it, so callers keep
+catching `SlackApiError`.
 
 A connection that fails after the request went out (dropped, timed out) is ambiguous: Slack may
 have applied the call. Retrying it is safe for an edit, or for a post the caller can look up
@@ -95,7 +96,7 @@ class BudgetedCalls:
             try:
                 return await send()
             except SlackApiError as error:
-                if self._rate_limited(method, error):
+                if await self._rate_limited(method, error):
                     limited += 1
                     if limited > policy.max_rate_limited:
                         raise
@@ -119,12 +120,12 @@ class BudgetedCalls:
         self, method: str, send: Callable[[], Awaitable[T]], *, key: str = ""
     ) -> T | None:
         """Send only if the budget has room now; None when there was none or it failed briefly."""
-        if not self._limiter.try_acquire(method, key):
+        if not await self._limiter.try_acquire(method, key):
             return None
         try:
             return await send()
         except SlackApiError as error:
-            if self._rate_limited(method, error):
+            if await self._rate_limited(method, error):
                 return None  # a dropped frame: the next one carries the latest text
             if not is_transient(error):
                 raise
@@ -134,11 +135,12 @@ class BudgetedCalls:
         self._log.warning("%s failed (%r); frame dropped", method, cause)
         return None
 
-    def _rate_limited(self, method: str, error: SlackApiError) -> bool:
-        """On a 429, close `method` in the limiter for the Retry-After window."""
+    async def _rate_limited(self, method: str, error: SlackApiError) -> bool:
+        """On a 429, close `method` in the limiter for the Retry-After window (for every
+        replica, when the budget is shared)."""
         if not is_rate_limited(error):
             return False
-        self._limiter.note_retry_after(method, retry_after(error))
+        await self._limiter.note_retry_after(method, retry_after(error))
         return True
 
 

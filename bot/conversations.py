@@ -338,20 +338,24 @@ class Conversations:
 
     async def _run(self, item: Item) -> None:
         try:
-            outcome = await self._work(item)
-        except asyncio.CancelledError:
-            await asyncio.shield(self._inbox.put_back(item.id))
-            raise
-        except Exception:
-            logger.exception("inbox item %s (%s) failed", item.id, item.kind)
-            outcome = "failed"
+            try:
+                outcome = await self._work(item)
+            except asyncio.CancelledError:
+                await asyncio.shield(self._inbox.put_back(item.id))
+                raise
+            except Exception:
+                logger.exception("inbox item %s (%s) failed", item.id, item.kind)
+                outcome = "failed"
+            if outcome == "held":
+                await self._inbox.hold(item.id)
+            else:
+                await self._inbox.finish(item.id, outcome)
         finally:
+            # Only now may the conversation's next item run: woken before the item was
+            # finished, the runner would find it still running and sleep (on PostgreSQL its
+            # query need not wait for the finishing write, as SQLite's one connection did).
             self._running.pop(item.id, None)
             self._wake.set()
-        if outcome == "held":
-            await self._inbox.hold(item.id)
-        else:
-            await self._inbox.finish(item.id, outcome)
 
     async def _work(self, item: Item) -> str:
         ref = _ref_of(item.payload)

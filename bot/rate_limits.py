@@ -9,12 +9,17 @@ passes it to everything that calls these methods.
 Each budget is a token bucket (GCRA: a theoretical arrival time, so waiters are served in order
 and nobody stampedes). A 429's Retry-After closes the method until the window ends, for
 `acquire` and `try_acquire` alike, and the bucket restarts empty after it.
+
+Where the buckets live is a `BudgetStore`: this process's memory (`MemoryBudgetStore`, one
+process, no I/O per call) or the database, shared by replicas (`bot.shared_budget`). The GCRA
+arithmetic is `BucketState.book`, the same for both.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +41,16 @@ class Budget:
     def __post_init__(self) -> None:
         if self.per_second <= 0 or self.burst < 1:
             raise ValueError(f"a budget needs a positive rate and a burst of at least 1: {self}")
+
+    @property
+    def interval(self) -> float:
+        """Seconds one call moves the bucket's theoretical arrival time on."""
+        return 1.0 / self.per_second
+
+    @property
+    def tolerance(self) -> float:
+        """How far ahead of now the arrival time may run: the burst, in seconds."""
+        return (self.burst - 1) * self.interval
 
 
 def lane(method: str, name: str) -> str:
@@ -69,38 +84,136 @@ GENEROUS = Budget(90 / 60, burst=20)
 """For methods without a budget of their own: Tier 4 (100+/min) with some headroom."""
 
 
-class _Bucket:
-    """One GCRA bucket: calls may go at `_tat - _tolerance`; each call moves `_tat` on by one."""
+@dataclass(frozen=True, slots=True)
+class BucketKey:
+    """One bucket: a budget (a method or a lane) and, for per-key budgets, the channel."""
 
-    def __init__(self, budget: Budget, now: float) -> None:
-        self._interval = 1.0 / budget.per_second
-        self._tolerance = (budget.burst - 1) * self._interval
-        self._tat = now
+    budget: str
+    scope: str = ""
 
-    def reserve(self, now: float) -> float:
-        """Book the next slot and return when it starts (now or later)."""
-        start = max(now, self._tat - self._tolerance - _EPSILON)
-        self._tat = max(self._tat, now) + self._interval
-        return start
+    @property
+    def method(self) -> str:
+        """The Slack method whose Retry-After windows close this bucket."""
+        return slack_method(self.budget)
 
-    def try_take(self, now: float) -> bool:
-        """Take a slot only if one is free right now."""
-        if now + _EPSILON < self._tat - self._tolerance:
-            return False
-        self._tat = max(self._tat, now) + self._interval
-        return True
 
-    def wait_time(self, now: float) -> float:
-        """Seconds until a slot is free, if nobody else books it first."""
-        return max(0.0, self._tat - self._tolerance - now)
+@dataclass(frozen=True, slots=True)
+class BucketState:
+    """A bucket's theoretical arrival time (0 for a full, never-used bucket) and the end of its
+    method's Retry-After window (0 when none was ever noted).
 
-    def is_idle(self, now: float) -> bool:
-        """Full again, so indistinguishable from a new bucket and safe to forget."""
-        return now >= self._tat
+    The window is applied when a bucket is read, not written into every bucket when the 429
+    comes: a channel's bucket made after the 429 is closed all the same.
+    """
 
-    def restart_empty_at(self, moment: float) -> None:
-        """After a Retry-After window: first slot at `moment`, no burst credit."""
-        self._tat = max(self._tat, moment + self._tolerance)
+    tat: float = 0.0
+    closed_until: float = 0.0
+
+    def free_at(self, budget: Budget) -> float:
+        """When the next call may go: after the window, and the bucket restarts empty then."""
+        return max(self.tat - budget.tolerance, self.closed_until)
+
+    def book(self, budget: Budget, now: float, *, wait: bool) -> tuple[float | None, float]:
+        """GCRA: (when the booked call may start, the new arrival time).
+
+        The start is None, and nothing is booked, while the window is closed, or when the
+        bucket has no room now and the caller would not `wait` for a later slot.
+        """
+        if self.closed_until > now:
+            return None, self.tat
+        tat = max(self.tat, now)
+        if self.closed_until:  # the bucket restarts empty after the window
+            tat = max(tat, self.closed_until + budget.tolerance)
+        free = tat - budget.tolerance
+        if not wait and now + _EPSILON < free:
+            return None, self.tat
+        return max(now, free - _EPSILON), tat + budget.interval
+
+
+@dataclass(frozen=True, slots=True)
+class Booking:
+    """What a store did: `start` of the booked slot (None: nothing booked) and the bucket as it
+    is now, for hints."""
+
+    start: float | None
+    state: BucketState
+
+
+class BudgetStore(ABC):
+    """Where the buckets and Retry-After windows live; each `book` is atomic."""
+
+    clock: Clock
+    """The time the stored states are in (`book` reads it itself, under its lock)."""
+
+    @abstractmethod
+    async def book(self, bucket: BucketKey, budget: Budget, *, wait: bool) -> Booking:
+        """Read the bucket and its method's window, book a slot (see `BucketState.book`),
+        store it; nobody else books the bucket in between."""
+
+    @abstractmethod
+    async def close(self, method: str, until: float) -> None:
+        """Close `method` (all its lanes and channels) until `until`; windows only extend."""
+
+    @abstractmethod
+    async def closed_until(self, method: str) -> float:
+        """The end of `method`'s window as it stands now (for a caller that slept)."""
+
+    @abstractmethod
+    def view(self, bucket: BucketKey) -> BucketState:
+        """The bucket as this process last saw it, without I/O: for hints only."""
+
+    def publish_streams(self, count: int) -> None:  # noqa: B027  (optional: one process has none)
+        """This process now streams `count` answers; a shared store tells the other replicas."""
+
+    def streams_elsewhere(self) -> int:
+        """Answers other replicas stream in the workspace, as last heard."""
+        return 0
+
+    async def aclose(self) -> None:  # noqa: B027  (optional: memory has nothing to close)
+        """Stop background work and withdraw this process's published state."""
+
+
+class MemoryBudgetStore(BudgetStore):
+    """The buckets in this process's memory: for one process (SQLite), no I/O per call.
+
+    Also the local view a shared store keeps for its hints."""
+
+    def __init__(self, clock: Clock = time.monotonic) -> None:
+        self.clock = clock
+        self._tats: dict[BucketKey, float] = {}
+        self._closed_until: dict[str, float] = {}
+
+    def __len__(self) -> int:
+        """How many buckets are remembered (idle ones are forgotten)."""
+        return len(self._tats)
+
+    async def book(self, bucket: BucketKey, budget: Budget, *, wait: bool) -> Booking:
+        now = self.clock()
+        state = self.view(bucket)
+        start, tat = state.book(budget, now, wait=wait)
+        if start is not None:
+            self.remember(bucket, tat, now)
+        return Booking(start, BucketState(tat, state.closed_until))
+
+    async def close(self, method: str, until: float) -> None:
+        self.remember_window(method, until)
+
+    async def closed_until(self, method: str) -> float:
+        return self._closed_until.get(method, 0.0)
+
+    def view(self, bucket: BucketKey) -> BucketState:
+        return BucketState(self._tats.get(bucket, 0.0), self._closed_until.get(bucket.method, 0.0))
+
+    def remember(self, bucket: BucketKey, tat: float, now: float) -> None:
+        """Store a bucket's arrival time; per-channel buckets would otherwise pile up, so a
+        new one first drops those full again (indistinguishable from new)."""
+        if bucket not in self._tats and len(self._tats) >= _PRUNE_AT:
+            self._tats = {key: old for key, old in self._tats.items() if old > now}
+        self._tats[bucket] = tat
+
+    def remember_window(self, method: str, until: float) -> None:
+        """Store a Retry-After window's end; a shorter one does not shorten it."""
+        self._closed_until[method] = max(self._closed_until.get(method, 0.0), until)
 
 
 class SlackRateLimiter:
@@ -111,15 +224,19 @@ class SlackRateLimiter:
         budgets: Mapping[str, Budget] | None = None,
         *,
         fallback: Budget = GENEROUS,
-        clock: Clock = time.monotonic,
+        store: BudgetStore | None = None,
+        clock: Clock | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
+        """`store` defaults to this process's memory on `clock` (monotonic); a store of your
+        own brings its own clock."""
+        if store is not None and clock is not None:
+            raise TypeError("pass the clock to the store: its states are in its time")
         self._budgets = dict(default_budgets() if budgets is None else budgets)
         self._fallback = fallback
-        self._clock = clock
+        self._store = store or MemoryBudgetStore(clock or time.monotonic)
+        self._clock = self._store.clock
         self._sleep = sleep
-        self._buckets: dict[tuple[str, str], _Bucket] = {}
-        self._closed_until: dict[str, float] = {}
         self._streams = 0
 
     def budget(self, method: str) -> Budget:
@@ -128,62 +245,61 @@ class SlackRateLimiter:
 
     async def acquire(self, method: str, key: str = "") -> None:
         """Wait until a call of `method` (for `key`, e.g. a channel) fits the budget; book it."""
+        bucket = self._bucket(method, key)
         while True:
-            closed = self.blocked_for(method)
-            if closed > 0:
-                await self._sleep(closed)
+            booking = await self._store.book(bucket, self.budget(method), wait=True)
+            if booking.start is None:  # inside a Retry-After window
+                await self._sleep(max(0.0, booking.state.closed_until - self._clock()))
                 continue
-            now = self._clock()
-            start = self._bucket(method, key, now).reserve(now)
-            if start > now:
-                await self._sleep(start - now)
-            if self.blocked_for(method) == 0:
+            delay = booking.start - self._clock()
+            if delay <= 0:
+                return
+            await self._sleep(delay)
+            if await self._store.closed_until(bucket.method) <= self._clock():
                 return
             # A 429 closed the method while we waited: the booked slot is void; book again.
 
-    def try_acquire(self, method: str, key: str = "") -> bool:
+    async def try_acquire(self, method: str, key: str = "") -> bool:
         """Book a call only if it may go right now; for frames that can be skipped."""
-        if self.blocked_for(method) > 0:
-            return False
-        now = self._clock()
-        return self._bucket(method, key, now).try_take(now)
+        booking = await self._store.book(self._bucket(method, key), self.budget(method), wait=False)
+        return booking.start is not None
 
     def wait_time(self, method: str, key: str = "") -> float:
-        """A hint: seconds until `try_acquire` could succeed (Retry-After window included)."""
-        now = self._clock()
-        return max(self.blocked_for(method), self._bucket(method, key, now).wait_time(now))
+        """A hint: seconds until `try_acquire` could succeed (Retry-After window included), as
+        this process last saw the bucket."""
+        free_at = self._store.view(self._bucket(method, key)).free_at(self.budget(method))
+        return max(0.0, free_at - self._clock())
 
-    def note_retry_after(self, method: str, seconds: float) -> None:
+    async def note_retry_after(self, method: str, seconds: float) -> None:
         """Slack said 429: make no call of `method` (any of its lanes) until `seconds` from now."""
-        method = slack_method(method)
-        until = self._clock() + max(0.0, seconds)
-        self._closed_until[method] = max(self._closed_until.get(method, 0.0), until)
-        for (bucket_method, _), bucket in self._buckets.items():
-            if slack_method(bucket_method) == method:
-                bucket.restart_empty_at(self._closed_until[method])
+        await self._store.close(slack_method(method), self._clock() + max(0.0, seconds))
 
     def blocked_for(self, method: str) -> float:
-        """Seconds left in the Retry-After window of `method` (0 when open)."""
-        return max(0.0, self._closed_until.get(slack_method(method), 0.0) - self._clock())
+        """Seconds left in the Retry-After window of `method` (0 when open), as last seen."""
+        closed_until = self._store.view(self._bucket(method, "")).closed_until
+        return max(0.0, closed_until - self._clock())
 
     def suggested_interval(self, method: str) -> float:
         """Seconds between one streamer's calls so that all active streamers share the budget."""
-        return max(1, self._streams) / self.budget(method).per_second
+        return max(1, self.active_streams) / self.budget(method).per_second
 
     @property
     def active_streams(self) -> int:
-        """How many answers are streaming in this workspace now."""
-        return self._streams
+        """How many answers are streaming in this workspace now: ours, and the other
+        replicas' as last heard."""
+        return self._streams + self._store.streams_elsewhere()
 
     def register_stream(self) -> None:
         """Count one more streaming answer (pair with `unregister_stream`)."""
         self._streams += 1
+        self._store.publish_streams(self._streams)
 
     def unregister_stream(self) -> None:
         """Count one streaming answer less."""
         if self._streams == 0:
             raise RuntimeError("unregister_stream() without a matching register_stream()")
         self._streams -= 1
+        self._store.publish_streams(self._streams)
 
     @contextmanager
     def streaming(self) -> Iterator[None]:
@@ -194,15 +310,9 @@ class SlackRateLimiter:
         finally:
             self.unregister_stream()
 
-    def _bucket(self, method: str, key: str, now: float) -> _Bucket:
-        budget = self.budget(method)
-        bucket_key = (method, key if budget.per_key else "")
-        bucket = self._buckets.get(bucket_key)
-        if bucket is None:
-            if len(self._buckets) >= _PRUNE_AT:  # per-channel buckets would otherwise pile up
-                self._buckets = {k: b for k, b in self._buckets.items() if not b.is_idle(now)}
-            bucket = self._buckets[bucket_key] = _Bucket(budget, now)
-            closed = self._closed_until.get(method, 0.0)
-            if closed > now:
-                bucket.restart_empty_at(closed)
-        return bucket
+    async def aclose(self) -> None:
+        """Stop the store's background work (a shared store withdraws this replica's count)."""
+        await self._store.aclose()
+
+    def _bucket(self, method: str, key: str) -> BucketKey:
+        return BucketKey(method, key if self.budget(method).per_key else "")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from agent import Database
 from agent.migrations import Migration, add_columns, migrate
-from bot import inbox, leases, store
+from bot import inbox, leases, shared_budget, store
 
 MIGRATIONS = (
     Migration(
@@ -21,6 +21,11 @@ MIGRATIONS = (
         (add_columns("inbox", {"stop_requested_by": "TEXT"}),),
     ),
     Migration(3, "leases: periodic jobs run on one replica at a time", (leases.TABLE,)),
+    Migration(
+        4,
+        "the workspace's Slack budget, shared by replicas: buckets, 429 windows, streams",
+        shared_budget.TABLES,
+    ),
 )
 
 

@@ -178,7 +178,8 @@ class BotStore:
     async def audit_rows(self, limit: int = 100) -> list[dict[str, Any]]:
         """The newest audit rows, newest last."""
         rows = await self.database.fetch_all(
-            "SELECT * FROM (SELECT * FROM audit ORDER BY id DESC LIMIT ?) ORDER BY id", (limit,)
+            "SELECT * FROM (SELECT * FROM audit ORDER BY id DESC LIMIT ?) AS newest ORDER BY id",
+            (limit,),
         )
         return [dict(row) for row in rows]
 

@@ -44,8 +44,8 @@ def ephemeral_texts(bot: SlackBot, user: str) -> list[str]:
     return [e.get("text", "") for e in bot.slack.ephemerals(CHANNEL, user)]
 
 
-async def test_card_shows_what_why_who_and_when(tmp_path: Path) -> None:
-    async with slack_bot(tmp_path) as bot:
+async def test_card_shows_what_why_who_and_when(tmp_path: Path, database_url: str) -> None:
+    async with slack_bot(tmp_path, database_url=database_url) as bot:
         asked = await ask_to_save(bot)
         card = card_in(bot, asked.ts)
         text = card.visible_text()
@@ -59,8 +59,8 @@ async def test_card_shows_what_why_who_and_when(tmp_path: Path) -> None:
         assert await notes(bot) == []
 
 
-async def test_approve_stores_once_and_the_card_says_who(tmp_path: Path) -> None:
-    async with slack_bot(tmp_path) as bot:
+async def test_approve_stores_once_and_the_card_says_who(tmp_path: Path, database_url: str) -> None:
+    async with slack_bot(tmp_path, database_url=database_url) as bot:
         asked = await ask_to_save(bot)
         card = card_in(bot, asked.ts)
         await click(bot, "UBOB", card, "countersign_approve")
@@ -74,8 +74,8 @@ async def test_approve_stores_once_and_the_card_says_who(tmp_path: Path) -> None
         assert last.ts > card.ts and "saved the note" in last.visible_text()
 
 
-async def test_double_and_concurrent_clicks_write_once(tmp_path: Path) -> None:
-    async with slack_bot(tmp_path) as bot:
+async def test_double_and_concurrent_clicks_write_once(tmp_path: Path, database_url: str) -> None:
+    async with slack_bot(tmp_path, database_url=database_url) as bot:
         asked = await ask_to_save(bot)
         card = card_in(bot, asked.ts)
         await asyncio.gather(
@@ -96,8 +96,8 @@ async def test_double_and_concurrent_clicks_write_once(tmp_path: Path) -> None:
         assert approved["arguments_sha256"] == ran["arguments_sha256"]  # what ran was approved
 
 
-async def test_deny_with_a_reason_reaches_the_model(tmp_path: Path) -> None:
-    async with slack_bot(tmp_path) as bot:
+async def test_deny_with_a_reason_reaches_the_model(tmp_path: Path, database_url: str) -> None:
+    async with slack_bot(tmp_path, database_url=database_url) as bot:
         asked = await ask_to_save(bot)
         card = card_in(bot, asked.ts)
         await click(bot, "UBOB", card, "countersign_deny")
@@ -121,8 +121,8 @@ async def test_deny_with_a_reason_reaches_the_model(tmp_path: Path) -> None:
         assert "we use the wiki" in bot.replies(CHANNEL, asked.ts)[-1].visible_text()
 
 
-async def test_deny_without_a_reason(tmp_path: Path) -> None:
-    async with slack_bot(tmp_path) as bot:
+async def test_deny_without_a_reason(tmp_path: Path, database_url: str) -> None:
+    async with slack_bot(tmp_path, database_url=database_url) as bot:
         asked = await ask_to_save(bot)
         await click(bot, "UBOB", card_in(bot, asked.ts), "countersign_deny")
         await bot.slack.submit_view("UBOB", bot.slack.views[-1]["view_id"], {})
@@ -132,8 +132,10 @@ async def test_deny_without_a_reason(tmp_path: Path) -> None:
         assert "did not save" in bot.replies(CHANNEL, asked.ts)[-1].visible_text()
 
 
-async def test_edit_and_approve_runs_the_edited_arguments(tmp_path: Path) -> None:
-    async with slack_bot(tmp_path) as bot:
+async def test_edit_and_approve_runs_the_edited_arguments(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with slack_bot(tmp_path, database_url=database_url) as bot:
         asked = await ask_to_save(bot)
         card = card_in(bot, asked.ts)
         await click(bot, "UBOB", card, "countersign_edit")
@@ -167,8 +169,10 @@ async def test_edit_and_approve_runs_the_edited_arguments(tmp_path: Path) -> Non
         assert "Sparkling" in decided and "edited" in decided
 
 
-async def test_approvers_setting_refuses_others_and_keeps_the_buttons(tmp_path: Path) -> None:
-    async with slack_bot(tmp_path, approvers=["S0APPROVERS"]) as bot:
+async def test_approvers_setting_refuses_others_and_keeps_the_buttons(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with slack_bot(tmp_path, database_url=database_url, approvers=["S0APPROVERS"]) as bot:
         asked = await ask_to_save(bot)
         card = card_in(bot, asked.ts)
         await click(bot, "UCAROL", card, "countersign_approve")
@@ -182,8 +186,8 @@ async def test_approvers_setting_refuses_others_and_keeps_the_buttons(tmp_path: 
         assert actions == ["refused", "approved", "ran"]
 
 
-async def test_self_approval_off_refuses_the_requester(tmp_path: Path) -> None:
-    async with slack_bot(tmp_path, allow_self_approval=False) as bot:
+async def test_self_approval_off_refuses_the_requester(tmp_path: Path, database_url: str) -> None:
+    async with slack_bot(tmp_path, database_url=database_url, allow_self_approval=False) as bot:
         asked = await ask_to_save(bot, user="UALICE")
         card = card_in(bot, asked.ts)
         await click(bot, "UALICE", card, "countersign_approve")
@@ -193,8 +197,8 @@ async def test_self_approval_off_refuses_the_requester(tmp_path: Path) -> None:
         assert len(await notes(bot)) == 1
 
 
-async def test_expiry_edits_the_card_and_tells_the_model(tmp_path: Path) -> None:
-    async with slack_bot(tmp_path, approval_ttl_seconds=0.5) as bot:
+async def test_expiry_edits_the_card_and_tells_the_model(tmp_path: Path, database_url: str) -> None:
+    async with slack_bot(tmp_path, database_url=database_url, approval_ttl_seconds=0.5) as bot:
         asked = await ask_to_save(bot)
         card = card_in(bot, asked.ts)
         await bot.wait_for(lambda: "Expired" in bot.slack.message(CHANNEL, card.ts).visible_text())
@@ -205,8 +209,10 @@ async def test_expiry_edits_the_card_and_tells_the_model(tmp_path: Path) -> None
         assert [row["action"] for row in await bot.runtime.store.audit_rows()] == ["expired"]
 
 
-async def test_a_stale_button_after_the_run_moved_on_runs_nothing(tmp_path: Path) -> None:
-    async with slack_bot(tmp_path) as bot:
+async def test_a_stale_button_after_the_run_moved_on_runs_nothing(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with slack_bot(tmp_path, database_url=database_url) as bot:
         asked = await bot.say("UALICE", CHANNEL, "<@UBOT> save notes about tea and coffee")
         first = card_in(bot, asked.ts)
         old_blocks = first.blocks
@@ -241,8 +247,10 @@ async def test_a_stale_button_after_the_run_moved_on_runs_nothing(tmp_path: Path
         )
 
 
-async def test_two_writes_in_one_step_are_two_cards_in_order(tmp_path: Path) -> None:
-    async with slack_bot(tmp_path) as bot:
+async def test_two_writes_in_one_step_are_two_cards_in_order(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with slack_bot(tmp_path, database_url=database_url) as bot:
         asked = await bot.say("UALICE", CHANNEL, "<@UBOT> save notes about tea and coffee")
         first = card_in(bot, asked.ts)
         assert "Tea" in first.visible_text()
@@ -253,8 +261,10 @@ async def test_two_writes_in_one_step_are_two_cards_in_order(tmp_path: Path) -> 
         assert [title for title, _ in await notes(bot)] == ["Tea", "Coffee"]
 
 
-async def test_a_new_message_while_paused_points_at_the_card(tmp_path: Path) -> None:
-    async with slack_bot(tmp_path) as bot:
+async def test_a_new_message_while_paused_points_at_the_card(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with slack_bot(tmp_path, database_url=database_url) as bot:
         asked = await ask_to_save(bot)
         card = card_in(bot, asked.ts)
         await bot.say("UBOB", CHANNEL, "is this done yet?", thread_ts=asked.ts)
@@ -267,8 +277,10 @@ async def test_a_new_message_while_paused_points_at_the_card(tmp_path: Path) -> 
         assert len(await notes(bot)) == 1
 
 
-async def test_question_is_answered_by_the_requester_only(tmp_path: Path) -> None:
-    async with slack_bot(tmp_path) as bot:
+async def test_question_is_answered_by_the_requester_only(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with slack_bot(tmp_path, database_url=database_url) as bot:
         asked = await bot.say("UALICE", CHANNEL, "<@UBOT> remind me about the meeting")
         question = bot.replies(CHANNEL, asked.ts)[-1]
         assert question.text.startswith("<@UALICE>") and "meeting" in question.text.lower()
@@ -280,15 +292,15 @@ async def test_question_is_answered_by_the_requester_only(tmp_path: Path) -> Non
         assert "Tuesday at 10" in card.visible_text()
 
 
-async def test_anyone_may_answer_when_configured(tmp_path: Path) -> None:
-    async with slack_bot(tmp_path, ask_human_responders="anyone") as bot:
+async def test_anyone_may_answer_when_configured(tmp_path: Path, database_url: str) -> None:
+    async with slack_bot(tmp_path, database_url=database_url, ask_human_responders="anyone") as bot:
         asked = await bot.say("UALICE", CHANNEL, "<@UBOT> remind me about the standup")
         await bot.say("UBOB", CHANNEL, "Friday 9am", thread_ts=asked.ts)
         assert "Friday 9am" in card_in(bot, asked.ts).visible_text()
 
 
-async def test_stop_mid_stream_keeps_the_partial_answer(tmp_path: Path) -> None:
-    async with slack_bot(tmp_path, demo_tokens_per_second=15) as bot:
+async def test_stop_mid_stream_keeps_the_partial_answer(tmp_path: Path, database_url: str) -> None:
+    async with slack_bot(tmp_path, database_url=database_url, demo_tokens_per_second=15) as bot:
         bot.runtime.streamer_settings = type(bot.runtime.streamer_settings)(min_interval=0.05)
         said, _ = await bot.slack.user_says("UALICE", CHANNEL, "<@UBOT> hello")
         await bot.wait_for(
@@ -314,8 +326,8 @@ async def test_stop_mid_stream_keeps_the_partial_answer(tmp_path: Path) -> None:
         assert "Stopped" not in bot.replies(CHANNEL, said.ts)[-1].visible_text()
 
 
-async def test_an_unanswered_question_expires_too(tmp_path: Path) -> None:
-    async with slack_bot(tmp_path, approval_ttl_seconds=0.5) as bot:
+async def test_an_unanswered_question_expires_too(tmp_path: Path, database_url: str) -> None:
+    async with slack_bot(tmp_path, database_url=database_url, approval_ttl_seconds=0.5) as bot:
         asked = await bot.say("UALICE", CHANNEL, "<@UBOT> remind me about the meeting")
         question = bot.replies(CHANNEL, asked.ts)[-1]
         await bot.wait_for(
@@ -327,9 +339,9 @@ async def test_an_unanswered_question_expires_too(tmp_path: Path) -> None:
 
 
 async def test_audit_command_prints_every_decision(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], database_url: str
 ) -> None:
-    async with slack_bot(tmp_path, approvers=["UBOB"]) as bot:
+    async with slack_bot(tmp_path, database_url=database_url, approvers=["UBOB"]) as bot:
         asked = await ask_to_save(bot)
         card = card_in(bot, asked.ts)
         await click(bot, "UCAROL", card, "countersign_approve")
@@ -352,10 +364,10 @@ async def test_audit_command_prints_every_decision(
 
 
 async def test_a_pause_outside_slack_expires_quietly(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, database_url: str
 ) -> None:
     """The terminal chat on the same database: its pauses expire too, with no Slack to edit."""
-    async with slack_bot(tmp_path, approval_ttl_seconds=0.3) as bot:
+    async with slack_bot(tmp_path, database_url=database_url, approval_ttl_seconds=0.3) as bot:
         agent = bot.runtime.agent
         events = [e async for e in agent.start("terminal:1", "save a note about water", "ULOCAL")]
         assert type(events[-1]).__name__ == "ApprovalRequested"
@@ -372,9 +384,9 @@ async def test_a_pause_outside_slack_expires_quietly(
 
 
 async def test_a_deny_submitted_after_an_approval_tells_the_person_in_the_thread(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
-    async with slack_bot(tmp_path) as bot:
+    async with slack_bot(tmp_path, database_url=database_url) as bot:
         asked = await ask_to_save(bot)
         card = card_in(bot, asked.ts)
         await click(bot, "UBOB", card, "countersign_deny")

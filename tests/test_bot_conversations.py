@@ -14,8 +14,8 @@ from playground.slack.payloads import app_mention_event
 from tests.bot_harness import SIGNING_SECRET, slack_bot
 
 
-async def test_mention_is_answered_in_its_thread(tmp_path: Path) -> None:
-    async with slack_bot(tmp_path) as bot:
+async def test_mention_is_answered_in_its_thread(tmp_path: Path, database_url: str) -> None:
+    async with slack_bot(tmp_path, database_url=database_url) as bot:
         asked = await bot.say("UALICE", "C0GENERAL", "<@UBOT> hello there")
         [answer] = bot.replies("C0GENERAL", asked.ts)
         assert answer.thread_ts == asked.ts
@@ -28,16 +28,16 @@ async def test_mention_is_answered_in_its_thread(tmp_path: Path) -> None:
         assert history[0] == {"role": "user", "content": "hello there"}  # own mention stripped
 
 
-async def test_dm_is_answered_in_a_thread_under_it(tmp_path: Path) -> None:
-    async with slack_bot(tmp_path) as bot:
+async def test_dm_is_answered_in_a_thread_under_it(tmp_path: Path, database_url: str) -> None:
+    async with slack_bot(tmp_path, database_url=database_url) as bot:
         asked = await bot.say("UALICE", "D0ALICE", "hi")
         [answer] = bot.replies("D0ALICE", asked.ts)
         assert answer.thread_ts == asked.ts
         assert answer.visible_text()
 
 
-async def test_thread_reply_continues_without_a_mention(tmp_path: Path) -> None:
-    async with slack_bot(tmp_path) as bot:
+async def test_thread_reply_continues_without_a_mention(tmp_path: Path, database_url: str) -> None:
+    async with slack_bot(tmp_path, database_url=database_url) as bot:
         asked = await bot.say("UALICE", "C0GENERAL", "<@UBOT> save a note about water")
         bot_messages = bot.replies("C0GENERAL", asked.ts)
         card = bot_messages[-1]
@@ -49,16 +49,20 @@ async def test_thread_reply_continues_without_a_mention(tmp_path: Path) -> None:
         assert "found" in last.visible_text().lower()
 
 
-async def test_channel_chatter_without_a_mention_is_ignored(tmp_path: Path) -> None:
-    async with slack_bot(tmp_path) as bot:
+async def test_channel_chatter_without_a_mention_is_ignored(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with slack_bot(tmp_path, database_url=database_url) as bot:
         said, _ = await bot.slack.user_says("UALICE", "C0GENERAL", "lunch anyone?")
         await asyncio.sleep(0.3)
         await bot.idle()
         assert bot.replies("C0GENERAL", said.ts) == []
 
 
-async def test_mention_twin_and_retried_event_are_answered_once(tmp_path: Path) -> None:
-    async with slack_bot(tmp_path) as bot:
+async def test_mention_twin_and_retried_event_are_answered_once(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with slack_bot(tmp_path, database_url=database_url) as bot:
         asked = await bot.say("UALICE", "C0GENERAL", "<@UBOT> hello")  # app_mention + message
         event = {
             "type": "app_mention",
@@ -76,18 +80,20 @@ async def test_mention_twin_and_retried_event_are_answered_once(tmp_path: Path) 
         assert len(bot.replies("C0GENERAL", asked.ts)) == 1
 
 
-async def test_a_retry_after_a_restart_is_still_recognised(tmp_path: Path) -> None:
+async def test_a_retry_after_a_restart_is_still_recognised(
+    tmp_path: Path, database_url: str
+) -> None:
     async with SlackEmulator() as slack:
-        async with slack_bot(tmp_path, slack=slack) as bot:
+        async with slack_bot(tmp_path, database_url=database_url, slack=slack) as bot:
             asked = await bot.say("UALICE", "C0GENERAL", "<@UBOT> hello")
             delivered = list(slack.calls_to("chat.postMessage"))
-        await _deliver_again_after_restart(tmp_path, slack, asked.ts, len(delivered))
+        await _deliver_again_after_restart(tmp_path, database_url, slack, asked.ts, len(delivered))
 
 
 async def _deliver_again_after_restart(
-    tmp_path: Path, slack: SlackEmulator, ts: str, posts_before: int
+    tmp_path: Path, database_url: str, slack: SlackEmulator, ts: str, posts_before: int
 ) -> None:
-    async with slack_bot(tmp_path, slack=slack) as bot:
+    async with slack_bot(tmp_path, database_url=database_url, slack=slack) as bot:
         event = {
             "type": "message",
             "channel_type": "channel",
@@ -102,8 +108,8 @@ async def _deliver_again_after_restart(
         assert len(slack.calls_to("chat.postMessage")) == posts_before
 
 
-async def test_two_turns_in_one_thread_run_in_order(tmp_path: Path) -> None:
-    async with slack_bot(tmp_path, demo_tokens_per_second=200) as bot:
+async def test_two_turns_in_one_thread_run_in_order(tmp_path: Path, database_url: str) -> None:
+    async with slack_bot(tmp_path, database_url=database_url, demo_tokens_per_second=200) as bot:
         root = await bot.say("UALICE", "D0ALICE", "hello")
         await bot.slack.user_says("UALICE", "D0ALICE", "hi again", thread_ts=root.ts)
         await bot.slack.user_says(
@@ -120,8 +126,8 @@ async def test_two_turns_in_one_thread_run_in_order(tmp_path: Path) -> None:
         assert users == ["hello", "hi again", "what did I save about tea?"]
 
 
-async def test_bot_and_edit_events_are_acked_and_ignored(tmp_path: Path) -> None:
-    async with slack_bot(tmp_path) as bot:
+async def test_bot_and_edit_events_are_acked_and_ignored(tmp_path: Path, database_url: str) -> None:
+    async with slack_bot(tmp_path, database_url=database_url) as bot:
         for event in (
             {
                 "type": "message",
@@ -147,8 +153,10 @@ async def test_bot_and_edit_events_are_acked_and_ignored(tmp_path: Path) -> None
         assert bot.slack.calls_to("chat.postMessage") == []
 
 
-async def test_forged_and_stale_requests_are_rejected_without_effect(tmp_path: Path) -> None:
-    async with slack_bot(tmp_path) as bot:
+async def test_forged_and_stale_requests_are_rejected_without_effect(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with slack_bot(tmp_path, database_url=database_url) as bot:
         body = json.dumps(
             {
                 "type": "event_callback",
@@ -176,8 +184,8 @@ async def test_forged_and_stale_requests_are_rejected_without_effect(tmp_path: P
         assert bot.slack.calls_to("chat.postMessage") == []
 
 
-async def test_a_broken_payload_gets_a_4xx(tmp_path: Path) -> None:
-    async with slack_bot(tmp_path) as bot:
+async def test_a_broken_payload_gets_a_4xx(tmp_path: Path, database_url: str) -> None:
+    async with slack_bot(tmp_path, database_url=database_url) as bot:
         broken = await bot.slack.post_raw(
             b"payload=%7Bnot-json",
             content_type="application/x-www-form-urlencoded",
@@ -186,11 +194,11 @@ async def test_a_broken_payload_gets_a_4xx(tmp_path: Path) -> None:
         assert 400 <= broken.status < 500
 
 
-async def test_healthz_is_ok_once_ready(tmp_path: Path) -> None:
+async def test_healthz_is_ok_once_ready(tmp_path: Path, database_url: str) -> None:
     import aiohttp
 
     async with (
-        slack_bot(tmp_path) as bot,
+        slack_bot(tmp_path, database_url=database_url) as bot,
         aiohttp.ClientSession() as session,
         session.get(bot.running.url + "/healthz") as response,
     ):
@@ -198,14 +206,16 @@ async def test_healthz_is_ok_once_ready(tmp_path: Path) -> None:
         assert (await response.json())["ok"] is True
 
 
-async def test_a_burst_right_after_start_up_is_answered_in_full(tmp_path: Path) -> None:
+async def test_a_burst_right_after_start_up_is_answered_in_full(
+    tmp_path: Path, database_url: str
+) -> None:
     async with SlackEmulator(enforce_rate_limits=True) as slack:
         channels = [f"C0BURST{i:02d}" for i in range(10)]
         for channel in channels:
             slack.add_channel(channel, channel.lower(), members=["UALICE", "UBOT"])
         # auth.test keeps Slack's real tier; answer edits are scaled so the test takes seconds.
         slack.limiter.set_limit("chat.update", per_minute=1200, burst=8)
-        async with slack_bot(tmp_path, slack=slack) as bot:
+        async with slack_bot(tmp_path, database_url=database_url, slack=slack) as bot:
             limiter = SlackRateLimiter({"chat.update": Budget(10.0, burst=4)})
             bot.runtime.limiter = limiter
             bot.runtime.slack = SlackCalls(bot.runtime.client, limiter)
@@ -222,11 +232,11 @@ async def test_a_burst_right_after_start_up_is_answered_in_full(tmp_path: Path) 
 
 
 async def test_a_reply_that_arrives_before_its_thread_s_mention_is_answered_after_it(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
     """The bot missed a mention (a restart) and Slack retries it a minute later; a reply in that
     thread came in between. Both are answered, in the order people wrote them."""
-    async with slack_bot(tmp_path) as bot:
+    async with slack_bot(tmp_path, database_url=database_url) as bot:
         slack = bot.slack
         root, _ = await slack.user_says("UALICE", "C0GENERAL", "<@UBOT> hello", deliver=False)
         _, deliveries = await slack.user_says(

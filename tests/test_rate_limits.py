@@ -6,7 +6,13 @@ import asyncio
 
 import pytest
 
-from bot.rate_limits import DECISION_CARDS, Budget, SlackRateLimiter, default_budgets
+from bot.rate_limits import (
+    DECISION_CARDS,
+    Budget,
+    MemoryBudgetStore,
+    SlackRateLimiter,
+    default_budgets,
+)
 from tests.fake_clock import FakeClock
 
 
@@ -27,16 +33,16 @@ def test_defaults_sit_under_slack_limits() -> None:
         Budget(0)
 
 
-def test_burst_then_sustained_rate() -> None:
+async def test_burst_then_sustained_rate() -> None:
     """A full bucket allows the burst at once, then one call per interval."""
     clock = FakeClock()
     limiter = limiter_on(clock)
-    assert [limiter.try_acquire("chat.update") for _ in range(5)] == [True] * 4 + [False]
+    assert [await limiter.try_acquire("chat.update") for _ in range(5)] == [True] * 4 + [False]
     clock.advance(60 / 38 - 0.01)
-    assert not limiter.try_acquire("chat.update")
+    assert not await limiter.try_acquire("chat.update")
     clock.advance(0.01)
-    assert limiter.try_acquire("chat.update")
-    assert not limiter.try_acquire("chat.update")
+    assert await limiter.try_acquire("chat.update")
+    assert not await limiter.try_acquire("chat.update")
 
 
 async def test_acquire_waits_its_turn_in_order() -> None:
@@ -73,36 +79,36 @@ async def test_calls_never_exceed_budget_in_any_window() -> None:
         assert len(in_window) <= 4 + 38
 
 
-def test_post_message_is_per_channel() -> None:
+async def test_post_message_is_per_channel() -> None:
     """One busy channel does not hold back posts to another."""
     clock = FakeClock()
     limiter = limiter_on(clock)
-    assert all(limiter.try_acquire("chat.postMessage", "C1") for _ in range(3))
-    assert not limiter.try_acquire("chat.postMessage", "C1")
-    assert limiter.try_acquire("chat.postMessage", "C2")
+    assert all([await limiter.try_acquire("chat.postMessage", "C1") for _ in range(3)])
+    assert not await limiter.try_acquire("chat.postMessage", "C1")
+    assert await limiter.try_acquire("chat.postMessage", "C2")
 
 
-def test_unknown_methods_get_a_generous_budget() -> None:
+async def test_unknown_methods_get_a_generous_budget() -> None:
     """Methods without a budget of their own still get one."""
     clock = FakeClock()
     limiter = limiter_on(clock)
-    assert sum(limiter.try_acquire("reactions.add") for _ in range(30)) == 20
+    assert sum([await limiter.try_acquire("reactions.add") for _ in range(30)]) == 20
 
 
-def test_retry_after_closes_the_method_for_try_acquire() -> None:
+async def test_retry_after_closes_the_method_for_try_acquire() -> None:
     """Inside the window nothing goes; after it, one call, with no burst credit."""
     clock = FakeClock()
     limiter = limiter_on(clock)
-    limiter.note_retry_after("chat.update", 3)
+    await limiter.note_retry_after("chat.update", 3)
     assert limiter.blocked_for("chat.update") == pytest.approx(3)
     assert limiter.wait_time("chat.update") == pytest.approx(3)
-    assert not limiter.try_acquire("chat.update")
-    assert limiter.try_acquire("chat.postMessage", "C1")  # other methods are unaffected
+    assert not await limiter.try_acquire("chat.update")
+    assert await limiter.try_acquire("chat.postMessage", "C1")  # other methods are unaffected
     clock.advance(2.99)
-    assert not limiter.try_acquire("chat.update")
+    assert not await limiter.try_acquire("chat.update")
     clock.advance(0.01)
-    assert limiter.try_acquire("chat.update")
-    assert not limiter.try_acquire("chat.update")
+    assert await limiter.try_acquire("chat.update")
+    assert not await limiter.try_acquire("chat.update")
 
 
 async def test_retry_after_holds_back_blocking_callers() -> None:
@@ -110,7 +116,7 @@ async def test_retry_after_holds_back_blocking_callers() -> None:
     clock = FakeClock()
     limiter = limiter_on(clock)
     start = clock.now
-    limiter.note_retry_after("chat.update", 5)
+    await limiter.note_retry_after("chat.update", 5)
     await limiter.acquire("chat.update")
     assert clock.now - start >= 5
 
@@ -119,22 +125,42 @@ async def test_a_429_while_waiting_voids_the_booked_slot() -> None:
     """A caller who booked a slot before a 429 still waits for the window to end."""
     clock = FakeClock()
     limiter = limiter_on(clock, chat_update=Budget(1.0, burst=1))
-    assert limiter.try_acquire("chat.update")
+    assert await limiter.try_acquire("chat.update")
     start = clock.now
     waiter = asyncio.create_task(limiter.acquire("chat.update"))
     await asyncio.sleep(0)  # it has booked the slot at +1 s and is sleeping
-    limiter.note_retry_after("chat.update", 4)
+    await limiter.note_retry_after("chat.update", 4)
     await waiter
     assert clock.now - start >= 4
 
 
-def test_windows_only_extend() -> None:
+async def test_windows_only_extend() -> None:
     """A shorter Retry-After does not shorten a longer window already in force."""
     clock = FakeClock()
     limiter = limiter_on(clock)
-    limiter.note_retry_after("chat.update", 10)
-    limiter.note_retry_after("chat.update", 1)
+    await limiter.note_retry_after("chat.update", 10)
+    await limiter.note_retry_after("chat.update", 1)
     assert limiter.blocked_for("chat.update") == pytest.approx(10)
+
+
+async def test_a_new_channel_bucket_is_closed_by_an_earlier_429() -> None:
+    """A Retry-After closes buckets made after it too (the window is applied when read)."""
+    clock = FakeClock()
+    limiter = limiter_on(clock)
+    await limiter.note_retry_after("chat.postMessage", 2)
+    assert not await limiter.try_acquire("chat.postMessage", "CNEW")
+    assert limiter.wait_time("chat.postMessage", "CNEW") == pytest.approx(2)
+    clock.advance(2)
+    assert [await limiter.try_acquire("chat.postMessage", "CNEW") for _ in range(2)] == [
+        True,
+        False,
+    ]
+
+
+def test_a_store_keeps_its_own_time() -> None:
+    """A limiter on a store reads the store's clock; a second clock would be a mistake."""
+    with pytest.raises(TypeError, match="clock"):
+        SlackRateLimiter(store=MemoryBudgetStore(), clock=FakeClock())
 
 
 def test_suggested_interval_shares_the_budget_between_streams() -> None:
@@ -152,24 +178,25 @@ def test_suggested_interval_shares_the_budget_between_streams() -> None:
         limiter.unregister_stream()
 
 
-def test_idle_channel_buckets_are_forgotten() -> None:
+async def test_idle_channel_buckets_are_forgotten() -> None:
     """Per-channel buckets do not pile up forever on a long-running bot."""
     clock = FakeClock()
-    limiter = limiter_on(clock)
+    store = MemoryBudgetStore(clock)
+    limiter = SlackRateLimiter(store=store)
     for n in range(2000):
-        assert limiter.try_acquire("chat.postMessage", f"C{n}")
+        assert await limiter.try_acquire("chat.postMessage", f"C{n}")
         clock.advance(1.0)
-    assert len(limiter._buckets) <= 600
+    assert len(store) <= 600
 
 
 async def test_decision_cards_have_their_own_lane_but_share_429_windows() -> None:
     """A card edit does not queue behind streaming edits; a 429 still closes every lane."""
     clock = FakeClock()
     limiter = limiter_on(clock)
-    while limiter.try_acquire("chat.update"):
+    while await limiter.try_acquire("chat.update"):
         pass  # the answers used up their share
     assert limiter.wait_time("chat.update") > 0
-    assert limiter.try_acquire(DECISION_CARDS)  # the card goes at once
-    limiter.note_retry_after(DECISION_CARDS, 5)
+    assert await limiter.try_acquire(DECISION_CARDS)  # the card goes at once
+    await limiter.note_retry_after(DECISION_CARDS, 5)
     assert limiter.blocked_for("chat.update") == pytest.approx(5)
-    assert not limiter.try_acquire(DECISION_CARDS)
+    assert not await limiter.try_acquire(DECISION_CARDS)
