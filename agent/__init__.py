@@ -30,7 +30,9 @@ from agent.events import (
     ToolFinished,
     ToolStarted,
 )
+from agent.migrations import Migration, add_columns, migrate
 from agent.settings import AgentSettings, CommaSeparated
+from agent.storage import describe as describe_database
 from agent.toolkit import Tool, ToolContext, tool
 
 __all__ = [
@@ -51,6 +53,7 @@ __all__ = [
     "Failed",
     "Finished",
     "InvalidArguments",
+    "Migration",
     "Pause",
     "QuestionAsked",
     "ResumeRefused",
@@ -62,5 +65,8 @@ __all__ = [
     "ToolFinished",
     "ToolStarted",
     "Transaction",
+    "add_columns",
+    "describe_database",
+    "migrate",
     "tool",
 ]

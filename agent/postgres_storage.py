@@ -20,7 +20,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from agent.database import Database, Dialect, Params, Row, Transaction
 from agent.errors import ConfigurationError
-from agent.storage import Storage
+from agent.storage import Storage, describe
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class PostgresStorage(Storage):
         except PoolTimeout as exc:
             await pool.close()
             raise ConfigurationError(
-                f"cannot reach PostgreSQL at {_where(url)} within "
+                f"cannot reach {describe(url)} within "
                 f"{CONNECT_TIMEOUT_SECONDS:.0f} s: {await _reason(url)}"
             ) from exc
         try:
@@ -152,12 +152,6 @@ class PostgresStorage(Storage):
             "SELECT DISTINCT thread_id FROM checkpoint_writes WHERE channel = '__interrupt__'"
         )
         return [str(row["thread_id"]) for row in rows]
-
-
-def _where(url: str) -> str:
-    """host:port/database of a URL, without its password."""
-    info = psycopg.conninfo.conninfo_to_dict(url)
-    return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
 
 
 async def _reason(url: str) -> str:

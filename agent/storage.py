@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from psycopg.conninfo import conninfo_to_dict
 
 from agent.database import Database
 from agent.errors import ConfigurationError
@@ -43,6 +44,18 @@ class Storage(ABC):
 def sqlite_path(url: str) -> Path | None:
     """The file a `sqlite:///relative` or `sqlite:////absolute` URL names; None otherwise."""
     return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+
+
+def describe(url: str) -> str:
+    """Where a DATABASE_URL points, for the log, without its password."""
+    path = sqlite_path(url)
+    if path is not None:
+        return f"SQLite file {path}"
+    if url.startswith(POSTGRES_SCHEMES):
+        info = conninfo_to_dict(url)
+        host, port = info.get("host", "localhost"), info.get("port", 5432)
+        return f"PostgreSQL at {host}:{port}/{info.get('dbname', '')}"
+    return "an unknown database"
 
 
 @contextlib.asynccontextmanager

@@ -18,7 +18,7 @@ if __name__ == "__main__":
 
 from pydantic import ValidationError
 
-from agent import ConfigurationError
+from agent import ConfigurationError, describe_database
 from bot.audit import print_audit
 from bot.server import EVENTS_PATH, serve
 from bot.settings import BotSettings
@@ -71,10 +71,11 @@ async def _run_bot(settings: BotSettings, stop: asyncio.Event) -> None:
             else "connected over Socket Mode"
         )
         logging.getLogger("bot").info(
-            "Countersign is ready as @%s (%s, model %s); health at %s/healthz",
+            "Countersign is ready as @%s (%s, model %s, %s); health at %s/healthz",
             bot.runtime.identity.user_id,
             where,
             settings.llm_model,
+            describe_database(settings.database_url),
             running.url,
         )
         await stop.wait()

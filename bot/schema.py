@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from agent import Database
-from agent.migrations import Migration, add_columns, migrate
+from agent import Database, Migration, add_columns, migrate
 from bot import inbox, leases, shared_budget, store
 
 MIGRATIONS = (
