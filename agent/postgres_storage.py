@@ -7,6 +7,7 @@ transactions open their own `BEGIN … COMMIT` on a connection of their own.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
@@ -26,7 +27,9 @@ logger = logging.getLogger(__name__)
 
 POOL_SIZE = 10
 CONNECT_TIMEOUT_SECONDS = 15.0
-_SETUP_LOCK = 0x436F756E  # pg_advisory_lock key: one replica sets the schema up at a time
+SETUP_LOCK = 0x436F756E
+"""pg_advisory_lock key: one replica sets the checkpointer's tables up at a time."""
+SETUP_POLL_SECONDS = 0.1
 _PLACEHOLDERS = re.compile(r"\?|%|(?<![:\w]):([A-Za-z_]\w*)")
 _AUTOINCREMENT = re.compile(r"INTEGER PRIMARY KEY AUTOINCREMENT", re.IGNORECASE)
 
@@ -132,11 +135,11 @@ class PostgresStorage(Storage):
         try:
             saver = AsyncPostgresSaver(conn=pool)
             async with pool.connection() as connection:
-                await connection.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
+                await _take_setup_lock(connection)
                 try:
                     await saver.setup()
                 finally:
-                    await connection.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
+                    await connection.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK,))
             yield cls(PostgresDatabase(pool), saver)
         finally:
             await pool.close()
@@ -152,6 +155,21 @@ class PostgresStorage(Storage):
             "SELECT DISTINCT thread_id FROM checkpoint_writes WHERE channel = '__interrupt__'"
         )
         return [str(row["thread_id"]) for row in rows]
+
+
+async def _take_setup_lock(connection: psycopg.AsyncConnection[DictRow]) -> None:
+    """Wait for the setup lock by asking, not by blocking in `pg_advisory_lock`.
+
+    The holder's setup may run CREATE INDEX CONCURRENTLY, which waits for every statement
+    holding an older snapshot, a blocked `pg_advisory_lock` included; that one waits for the
+    holder: two replicas starting together on an empty database would hang for ever.
+    """
+    while True:
+        cursor = await connection.execute("SELECT pg_try_advisory_lock(%s) AS taken", (SETUP_LOCK,))
+        row = await cursor.fetchone()
+        if row is not None and row["taken"]:
+            return
+        await asyncio.sleep(SETUP_POLL_SECONDS)
 
 
 async def _reason(url: str) -> str:

@@ -84,6 +84,8 @@ async def spawn_bot(
         await asyncio.wait_for(started.wait(), timeout=60)
     except TimeoutError:
         process.kill()
+        await process.wait()
+        reader.cancel()
         raise AssertionError("the bot did not start:\n" + "\n".join(running.log)) from None
     try:
         yield running
@@ -93,21 +95,30 @@ async def spawn_bot(
             await asyncio.wait_for(reader, timeout=5)
 
 
-@contextlib.asynccontextmanager
-async def bot_process(
-    slack: SlackEmulator, workdir: Path, **extra: str
-) -> AsyncIterator[BotProcess]:
-    """The bot against the emulator; events reach it (HTTP or Socket Mode) once it is ready."""
+def bot_environment(
+    slack: SlackEmulator, workdir: Path, database_url: str | None = None, **extra: str
+) -> dict[str, str]:
+    """Settings for a bot against the emulator: HTTP mode (Socket Mode with SLACK_APP_TOKEN),
+    the demo model at full speed, a SQLite file in `workdir` unless `database_url` is given."""
     env = clean_environment(
         SLACK_BOT_TOKEN="xoxb-test-token",
         SLACK_SIGNING_SECRET=SIGNING_SECRET,
         SLACK_API_URL=slack.api_url,
         HOST="127.0.0.1",
-        DATABASE_URL=f"sqlite:///{workdir / 'countersign.db'}",
+        DATABASE_URL=database_url or f"sqlite:///{workdir / 'countersign.db'}",
         DEMO_TOKENS_PER_SECOND="0",
         LOG_LEVEL="INFO",
     )
     env.update(extra)
+    return env
+
+
+@contextlib.asynccontextmanager
+async def bot_process(
+    slack: SlackEmulator, workdir: Path, *, database_url: str | None = None, **extra: str
+) -> AsyncIterator[BotProcess]:
+    """The bot against the emulator; events reach it (HTTP or Socket Mode) once it is ready."""
+    env = bot_environment(slack, workdir, database_url, **extra)
     async with spawn_bot(workdir, env, READY) as running:
         if "SLACK_APP_TOKEN" in extra:
             await slack.wait_for_socket(timeout=20)
