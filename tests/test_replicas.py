@@ -13,6 +13,7 @@ import psycopg
 
 from agent.postgres_storage import SETUP_LOCK, PostgresStorage
 from playground.slack import Message, SlackEmulator
+from tests.bot_process import bot_process
 from tests.postgres_server import PostgresServer
 from tests.replicas import (
     APPROVE,
@@ -353,3 +354,34 @@ async def test_replicas_starting_together_set_up_once(postgres_server: PostgresS
             raise AssertionError(f"{len(hung)} replica(s) never finished setting up: {seen}")
         for task in done:
             task.result()
+
+
+async def test_a_replica_starting_while_another_streams_leaves_its_answer_alone(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    """Pitfall 33: a process that "releases stranded work" at start-up must not take what a
+    live replica is running. The newcomer's reconciler runs before it takes traffic."""
+    async with (
+        SlackEmulator() as slack,
+        replicas(
+            slack, tmp_path, postgres_server.new_database(), count=1, DEMO_TOKENS_PER_SECOND="3"
+        ) as bots,
+    ):
+        asked, _ = await slack.user_says("UALICE", CHANNEL, "<@UBOT> hello")
+        await slack.wait_until(lambda: streaming(slack, asked.ts), timeout=20)
+        [streamer] = bots.processes
+        newcomer_home = tmp_path / "newcomer"
+        newcomer_home.mkdir()
+        async with bot_process(slack, newcomer_home, database_url=bots.database_url) as newcomer:
+            assert streaming(slack, asked.ts), texts(slack, CHANNEL, asked.ts)  # still running
+            await slack.wait_until(
+                lambda: hello_answered(bot_replies(slack, CHANNEL, asked.ts)[0]), timeout=90
+            )
+            await asyncio.sleep(0.5)
+            [answer] = bot_replies(slack, CHANNEL, asked.ts)
+            assert answer.visible_text().count(HELLO) == 1
+            assert not any("a stopped process left" in line for line in newcomer.log)
+            attempts = await bots.query("SELECT DISTINCT attempts FROM inbox")
+            assert attempts == [(1,)]  # taken once, never again
+        assert streamer.process.returncode is None
+        no_tracebacks(bots)
