@@ -1,5 +1,5 @@
-"""`python -m bench [--quick] [--levels 1,30] [--words 400] [--ramp] [--history-turns 200]`:
-run, print the table, write JSON."""
+"""`python -m bench [--quick] [--levels 1,30] [--words 400] [--ramp] [--history-turns 200]
+[--database sqlite|postgres] [--replicas N]`: run, print the table, write JSON."""
 
 from __future__ import annotations
 
@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import FULL, QUICK, BenchConfig
+from bench.database import DATABASE_KINDS, BenchDatabase, bench_database
 from bench.history import history_lines, run_history
-from bench.ramp import RampConfig, ramp_table, run_ramp
+from bench.ramp import RampConfig, ramp_table, run_ramp, scaling, scaling_line
 from bench.report import plain, table, write_json
 from bench.scenarios import run_level
+from bench.world import BALANCERS
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
 
@@ -43,54 +45,124 @@ def main() -> None:
     parser.add_argument(
         "--history-turns", type=int, help="turns in the one-thread database run (0: skip)"
     )
+    parser.add_argument("--approval-cap", type=int, help="most approval conversations")
+    parser.add_argument(
+        "--approval-stagger", type=float, help="seconds between approval conversations' starts"
+    )
+    parser.add_argument(
+        "--database",
+        choices=DATABASE_KINDS,
+        help="where the bot keeps its data (default sqlite; postgres: the bench starts one)",
+    )
+    parser.add_argument(
+        "--replicas", type=int, help="bot processes on one database (several need postgres)"
+    )
+    parser.add_argument(
+        "--balancer",
+        choices=BALANCERS,
+        help="how requests are spread over replicas (default round-robin; see bench/world.py)",
+    )
+    parser.add_argument(
+        "--ramp-replicas", help="replica counts to ramp, e.g. 1,2 (default: 1 and --replicas)"
+    )
+    parser.add_argument("--ramp-budget", type=float, help="seconds each ramp may take (240)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where the JSON goes")
     arguments = parser.parse_args()
-    config = QUICK if arguments.quick else FULL
-    if arguments.levels:
-        config = config.with_levels(tuple(int(n) for n in arguments.levels.split(",")))
-    if arguments.words:
-        config = dataclasses.replace(config, answer_words=arguments.words)
-    if arguments.no_approvals:
-        config = dataclasses.replace(config, approvals=False)
-    if arguments.cold:
-        config = dataclasses.replace(config, warm_up=False)
-    if arguments.levels_off:
-        config = config.with_levels(())
-    if arguments.ramp is not None:
-        config = dataclasses.replace(config, ramp=arguments.ramp)
-    if arguments.history_turns is not None:
-        config = dataclasses.replace(config, history_turns=arguments.history_turns)
+    try:
+        config = configure(arguments)
+    except ValueError as wrong:
+        parser.error(str(wrong))
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     results = plain(asyncio.run(run(config)))
     print(table(results))
-    if "ramp" in results:
-        print(ramp_table(results["ramp"]))
+    for ramp in results.get("ramps", []):
+        print(ramp_table(ramp))
+    if "ramp_scaling" in results:
+        print(scaling_line(results["ramp_scaling"]))
     if "history" in results:
         print(history_lines(results["history"]))
     write_json(results, arguments.output)
     print(f"\nJSON: {arguments.output}")
 
 
+def configure(arguments: argparse.Namespace) -> BenchConfig:
+    """The preset, changed by the command line's options."""
+    config = QUICK if arguments.quick else FULL
+    changes: dict[str, Any] = {}
+    if arguments.levels:
+        changes["levels"] = tuple(int(n) for n in arguments.levels.split(","))
+    if arguments.words:
+        changes["answer_words"] = arguments.words
+    if arguments.no_approvals:
+        changes["approvals"] = False
+    if arguments.cold:
+        changes["warm_up"] = False
+    if arguments.levels_off:
+        changes["levels"] = ()
+    if arguments.ramp is not None:
+        changes["ramp"] = arguments.ramp
+    if arguments.history_turns is not None:
+        changes["history_turns"] = arguments.history_turns
+    if arguments.approval_cap is not None:
+        changes["approval_cap"] = arguments.approval_cap
+    if arguments.approval_stagger is not None:
+        changes["approval_stagger_seconds"] = arguments.approval_stagger
+    if arguments.database:
+        changes["database"] = arguments.database
+    if arguments.replicas is not None:
+        changes["replicas"] = arguments.replicas
+    if arguments.balancer:
+        changes["balancer"] = arguments.balancer
+    if arguments.ramp_replicas:
+        changes["ramp_replicas"] = tuple(int(n) for n in arguments.ramp_replicas.split(","))
+    if arguments.ramp_budget is not None:
+        changes["ramp_budget_seconds"] = arguments.ramp_budget
+    return dataclasses.replace(config, **changes)
+
+
 async def run(config: BenchConfig) -> dict[str, Any]:
-    """Every level, one after the other, each against a fresh bot process."""
+    """Every level, one after the other, each against a fresh bot (and database)."""
     started = time.monotonic()
+    results: dict[str, Any] = {
+        "config": json.loads(json.dumps(dataclasses.asdict(config))),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_at_start": os.getloadavg(),
+        },
+    }
+    with bench_database(config.database) as database:
+        results["levels"] = await _levels(config, database)
+        if config.ramp:
+            results["ramps"] = await _ramps(config, database)
+            results["ramp_scaling"] = scaling(results["ramps"])
+        if config.history_turns:
+            print(f"… one thread, {config.history_turns} turns", file=sys.stderr, flush=True)
+            results["history"] = await run_history(
+                config.history_turns, config.answer_words, database
+            )
+    results["machine"]["load_average_at_end"] = os.getloadavg()
+    results["seconds"] = time.monotonic() - started
+    return results
+
+
+async def _levels(config: BenchConfig, database: BenchDatabase) -> dict[str, Any]:
     levels: dict[str, Any] = {}
     for level in config.levels:
         print(f"… {level} concurrent conversation(s)", file=sys.stderr, flush=True)
-        levels[str(level)] = await run_level(config, level)
-    results: dict[str, Any] = {
-        "config": json.loads(json.dumps(dataclasses.asdict(config))),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "levels": levels,
-    }
-    if config.ramp:
-        print("… ramp", file=sys.stderr, flush=True)
-        results["ramp"] = await run_ramp(RampConfig())
-    if config.history_turns:
-        print(f"… one thread, {config.history_turns} turns", file=sys.stderr, flush=True)
-        results["history"] = await run_history(config.history_turns, config.answer_words)
-    results["seconds"] = time.monotonic() - started
-    return results
+        levels[str(level)] = await run_level(config, level, database)
+    return levels
+
+
+async def _ramps(config: BenchConfig, database: BenchDatabase) -> list[dict[str, Any]]:
+    ramp_config = RampConfig()
+    if config.ramp_budget_seconds is not None:
+        ramp_config = dataclasses.replace(ramp_config, budget_seconds=config.ramp_budget_seconds)
+    ramps = []
+    for replicas in config.ramps():
+        print(f"… ramp, {replicas} replica(s)", file=sys.stderr, flush=True)
+        ramps.append(await run_ramp(ramp_config, database, replicas, config.balancer))
+    return ramps
 
 
 if __name__ == "__main__":

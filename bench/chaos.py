@@ -1,15 +1,18 @@
-"""`python -m bench.chaos --runs 50 --mode kill|term|both [--seed S]`: many chaos runs
-(tests/chaos.py), one after the other, and a table of what people lost per mode.
+"""`python -m bench.chaos --runs 50 --mode kill|term|both [--seed S] [--replicas 2]`: many
+chaos runs (tests/chaos.py), one after the other, and a table of what people lost per mode.
 
 Each run is the real bot killed (`kill`) or deployed (`term`) once at a seeded moment of a
-seeded workload, then restarted on the same database; see tests/chaos.py for the counts. Rerun
-one with `--runs 1 --mode M --seed S --reports` to see what people saw and both bots' logs.
+seeded workload, then restarted on the same database; see tests/chaos.py for the counts. With
+`--replicas 2`, two bots share one PostgreSQL database (started here, one for all the runs,
+a fresh database each run) and one of them is interrupted while the other keeps serving.
+Rerun one with `--runs 1 --mode M --seed S --reports` to see what people saw and every log.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 import time
@@ -18,7 +21,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.chaos import COUNTS, MODES, ChaosConfig, ChaosResult, Check, Mode, run_chaos
+from tests.chaos import (
+    COUNTS,
+    MODES,
+    ChaosConfig,
+    ChaosResult,
+    Check,
+    DatabaseKind,
+    Mode,
+    rerun_command,
+    run_chaos,
+)
+from tests.postgres_server import PostgresServer, running_server
 
 
 @dataclass
@@ -26,7 +40,7 @@ class ModeRuns:
     """Every run of one mode, and the seeds whose run failed to complete at all."""
 
     results: list[ChaosResult] = field(default_factory=list)
-    errors: list[int] = field(default_factory=list)
+    errors: list[ChaosConfig] = field(default_factory=list)
 
     def total(self, read: Callable[[ChaosResult], int]) -> int:
         return sum(read(result) for result in self.results)
@@ -46,37 +60,60 @@ def main() -> None:
         "--bot-source", type=Path, help="run the bot from this checkout (e.g. an older commit)"
     )
     parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="bot processes on one PostgreSQL database; one is interrupted (default 1)",
+    )
+    parser.add_argument(
+        "--database",
+        choices=("sqlite", "postgres"),
+        help="where the bots keep their data (default: sqlite; postgres with --replicas > 1)",
+    )
+    parser.add_argument(
         "--reports", action="store_true", help="print the full report of every run with a finding"
     )
     arguments = parser.parse_args()
     modes: tuple[Mode, ...] = MODES if arguments.mode == "both" else (arguments.mode,)
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     seeds = range(arguments.seed, arguments.seed + arguments.runs)
-    configs = [
-        ChaosConfig(
-            seed,
-            mode,
-            conversations=arguments.conversations,
-            bot_source=arguments.bot_source,
-        )
-        for mode in modes
-        for seed in seeds
-    ]
-    runs = asyncio.run(run_many(configs, reports=arguments.reports))
+    database: DatabaseKind = arguments.database or (
+        "postgres" if arguments.replicas > 1 else "sqlite"
+    )
+    try:
+        configs = [
+            ChaosConfig(
+                seed,
+                mode,
+                conversations=arguments.conversations,
+                bot_source=arguments.bot_source,
+                replicas=arguments.replicas,
+                database=database,
+            )
+            for mode in modes
+            for seed in seeds
+        ]
+    except ValueError as wrong:
+        parser.error(str(wrong))
+    with contextlib.ExitStack() as stack:
+        postgres = stack.enter_context(running_server()) if database == "postgres" else None
+        runs = asyncio.run(run_many(configs, reports=arguments.reports, postgres=postgres))
     print(table(runs))
     print(failing_seeds(runs))
 
 
-async def run_many(configs: Sequence[ChaosConfig], *, reports: bool) -> dict[Mode, ModeRuns]:
-    """One run at a time: a run is two bot processes, and this machine has 2 cores."""
+async def run_many(
+    configs: Sequence[ChaosConfig], *, reports: bool, postgres: PostgresServer | None = None
+) -> dict[Mode, ModeRuns]:
+    """One run at a time: a run is two or three bot processes, and this machine has 2 cores."""
     runs: dict[Mode, ModeRuns] = {}
     for config in configs:
         into = runs.setdefault(config.mode, ModeRuns())
         started = time.monotonic()
         try:
-            result = await run_chaos(config)
+            result = await run_chaos(config, postgres=postgres)
         except Exception:
-            into.errors.append(config.seed)
+            into.errors.append(config)
             print(f"… {config.mode} seed {config.seed}: the run failed", file=sys.stderr)
             traceback.print_exc()
             continue
@@ -93,7 +130,10 @@ def progress(result: ChaosResult, seconds: float) -> str:
         found += f" inconclusive={len(result.impatient)}"
     times = ", ".join(f"{name} {value:.0f}" for name, value in result.timings.items())
     config = result.config
-    return f"… {config.mode} seed {config.seed}: {found} ({seconds:.0f} s; {times})"
+    victim = f", {result.victim}" if result.victim else ""
+    taken = ", ".join(f"{n} by {name}" for name, n in result.taken_over().items())
+    taken = f"; taken over: {taken}" if taken else ""
+    return f"… {config.mode} seed {config.seed}{victim}: {found} ({seconds:.0f} s; {times}{taken})"
 
 
 def table(runs: dict[Mode, ModeRuns]) -> str:
@@ -129,14 +169,18 @@ def _count_cell(check: Check) -> Callable[[ModeRuns], str]:
 
 
 def failing_seeds(runs: dict[Mode, ModeRuns]) -> str:
+    """Each run with a finding, or that failed to complete, as the command that reruns it."""
     lines = []
-    for mode, mode_runs in runs.items():
-        seeds = [r.config.seed for r in mode_runs.results if not r.ok] + mode_runs.errors
-        if seeds:
-            lines.append(f"  {mode}: seeds {', '.join(map(str, sorted(seeds)))}")
+    for mode_runs in runs.values():
+        failed = [r.config for r in mode_runs.results if not r.ok] + mode_runs.errors
+        lines += [f"  {rerun_command(config)}" for config in sorted(failed, key=_seed)]
     if not lines:
         return "\nevery run clean"
-    return "\nruns to look at (--runs 1 --mode M --seed S --reports):\n" + "\n".join(lines)
+    return "\nruns to look at:\n" + "\n".join(lines)
+
+
+def _seed(config: ChaosConfig) -> int:
+    return config.seed
 
 
 if __name__ == "__main__":

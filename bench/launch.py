@@ -92,7 +92,7 @@ class BotProcess:
 
 
 def bot_environment(
-    *, slack_api_url: str, model_base_url: str, database: Path, port: int, signing_secret: str
+    *, slack_api_url: str, model_base_url: str, database_url: str, port: int, signing_secret: str
 ) -> dict[str, str]:
     """The production settings, aimed at the emulator and the mock model on loopback."""
     env = {
@@ -107,7 +107,7 @@ def bot_environment(
         SLACK_API_URL=slack_api_url,
         HOST="127.0.0.1",
         PORT=str(port),
-        DATABASE_URL=f"sqlite:///{database}",
+        DATABASE_URL=database_url,
         LLM_MODEL="openai/mock",
         LLM_API_BASE=model_base_url,
         LLM_API_KEY="sk-bench",
@@ -133,6 +133,7 @@ async def launch_bot(
     slack_api_url: str,
     model_base_url: str,
     workdir: Path,
+    database_url: str,
     signing_secret: str,
     startup_limit: float,
 ) -> AsyncIterator[BotProcess]:
@@ -142,7 +143,7 @@ async def launch_bot(
     env = bot_environment(
         slack_api_url=slack_api_url,
         model_base_url=model_base_url,
-        database=workdir / "countersign.db",
+        database_url=database_url,
         port=port,
         signing_secret=signing_secret,
     )

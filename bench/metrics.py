@@ -11,6 +11,7 @@ from typing import Any
 
 from bench import model
 from bench.conversations import Ack, ConversationRun
+from bench.slack_rates import method_rates
 from playground.slack import Call, Message, SlackEmulator
 from playground.slack.records import iter_elements
 from tests.mock_llm_server import SentChunk
@@ -101,6 +102,7 @@ def phase_figures(record: PhaseRecord, slack: SlackEmulator) -> dict[str, Any]:
         "responses_429_by_method": dict(Counter(c.method for c in failed_calls)),
         "calls_inside_retry_after": sum(1 for c in record.calls if c.inside_retry_after),
         "slack_calls_by_method": dict(Counter(c.method for c in record.calls)),
+        "slack_rates": method_rates(record.calls, record.ended_at - record.started_at),
         "tokens": tokens,
         "bot_cpu_seconds": record.cpu_seconds,
         "cpu_seconds_per_1000_tokens": record.cpu_seconds / tokens * 1000 if tokens else None,

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.slack_rates import rate_cell
+
 Figures = dict[str, Any]
 Cell = Callable[[Figures], str]
 
@@ -64,6 +66,8 @@ ROWS: tuple[Row, ...] = (
     Row("   longest gap between edits (s)", stats("chat", "longest_gap_between_edits_s", 1)),
     Row("   429 responses (chat | approvals)", lambda f: _both(f, "responses_429")),
     Row("   calls inside Retry-After", lambda f: _both(f, "calls_inside_retry_after")),
+    Row("   chat.update busiest min / limit (chat | appr.)", lambda f: _rates(f, "chat.update")),
+    Row("   chat.postMessage busiest channel-min / limit", lambda f: _rates(f, "chat.postMessage")),
     Row("5  complete answers (chat)", ratio("chat", "complete", "conversations")),
     Row("   complete turns (approvals)", ratio("approval", "complete", "conversations")),
     Row("6  approval conversations", value("approval", "conversations")),
@@ -71,17 +75,38 @@ ROWS: tuple[Row, ...] = (
     Row("   click → card edited (ms)", stats("approval", "click_to_card_edited_ms")),
     Row("   click → continuation shown (ms)", stats("approval", "click_to_continuation_ms")),
     Row("7  bot CPU s / 1,000 tokens (chat)", value("chat", "cpu_seconds_per_1000_tokens", 3)),
-    Row("   peak RSS (MB)", value(None, "peak_rss_mb", 0)),
+    Row("   database server CPU s / 1,000 tokens", lambda f: _database_cpu(f)),
+    Row("   peak RSS (MB)", lambda f: _summed(f, "peak_rss_mb", "peak_rss_mb_each")),
     Row("8  start-up to /healthz (s)", lambda f: _startup(f)),
     Row("   first event's ack after start-up (ms)", value(None, "first_event_ack_ms", 1)),
     Row("   bench's own loop lag, chat (ms)", stats("chat", "bench_loop_lag_ms", 1)),
+    Row("   other processes' CPU, chat (cores)", value("chat", "others_cpu_share", 2)),
     Row("   bot log warnings / errors", lambda f: f"{f['log_warnings']} / {f['log_errors']}"),
 )
+"""With several replicas, CPU and memory are their sums (each replica's in the JSON)."""
 
 
 def _startup(level: Figures) -> str:
     cold = "" if level.get("bytecode_cached", True) else " (compiling, no .pyc yet)"
-    return f"{level['startup_s']:.2f}{cold}"
+    each = level.get("startup_s_each") or [level["startup_s"]]
+    return " / ".join(f"{seconds:.2f}" for seconds in each) + cold
+
+
+def _summed(level: Figures, key: str, each_key: str) -> str:
+    each = level.get(each_key) or []
+    total = f"{level[key]:.0f}"
+    return total if len(each) < 2 else f"{total} ({' + '.join(f'{v:.0f}' for v in each)})"
+
+
+def _rates(level: Figures, method: str) -> str:
+    return " | ".join(rate_cell(p.get("slack_rates", {}), method) for p in level["phases"].values())
+
+
+def _database_cpu(level: Figures) -> str:
+    chat = level["phases"].get("chat", {})
+    if level.get("database") != "postgres" or not chat.get("tokens"):
+        return "– (in the bot)" if level.get("database", "sqlite") == "sqlite" else "–"
+    return f"{chat['database_cpu_seconds'] / chat['tokens'] * 1000:.3f}"
 
 
 def _both(level: Figures, key: str) -> str:
@@ -100,7 +125,7 @@ def table(results: dict[str, Any]) -> str:
     config = results["config"]
     lines = [
         f"Countersign bench ({config['name']}): {config['answer_words']}-word answers at "
-        f"{config['tokens_per_second']:g} tokens/s, Slack tiers enforced; "
+        f"{config['tokens_per_second']:g} tokens/s, Slack tiers enforced; {setup(config)}; "
         "cells are p50 / p99 / max",
         "  ".join(
             ["metric".ljust(label_width), *(h.rjust(w) for h, w in zip(heads, widths, strict=True))]
@@ -112,6 +137,16 @@ def table(results: dict[str, Any]) -> str:
         lines.append("  ".join([row.label.ljust(label_width), *padded]))
     lines.extend(_notes(levels))
     return "\n".join(lines)
+
+
+def setup(config: Figures) -> str:
+    """ "SQLite, 1 bot process" or "PostgreSQL, 2 replicas (round-robin)"."""
+    database = "PostgreSQL" if config.get("database") == "postgres" else "SQLite"
+    replicas = int(config.get("replicas", 1))
+    if replicas == 1:
+        return f"{database}, 1 bot process"
+    balancer = config.get("balancer", "round-robin")
+    return f"{database}, {replicas} replicas (events and clicks {balancer})"
 
 
 def _notes(levels: dict[str, Figures]) -> list[str]:
@@ -129,6 +164,13 @@ def _notes(levels: dict[str, Figures]) -> list[str]:
                 notes.append(f"! {where}: answer differs: {json.dumps(mismatch)}")
             for error in phase.get("errors", []):
                 notes.append(f"! {where}: {error}")
+            for method, rate in phase.get("slack_rates", {}).items():
+                if rate["over_limit"]:
+                    notes.append(
+                        f"! {where}: {method} went over Slack's limit, all replicas together "
+                        f"(busiest {rate['scope']} minute {rate['busiest_minute']} > "
+                        f"{rate['limit_per_minute']:g})"
+                    )
     return ["", *notes] if notes else []
 
 

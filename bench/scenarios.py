@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from bench import conversations, metrics, model
+from bench import conversations, metrics, model, procstats
 from bench.chatter import chatter
 from bench.config import BenchConfig
 from bench.conversations import ConversationKind, ConversationRun
+from bench.database import BenchDatabase
 from bench.lag import LoopLag
-from bench.launch import BotProcess
+from bench.replicas import Replicas
 from bench.workspace import APPROVER, add_channels
 from bench.world import running_world
 from playground.slack import SlackEmulator
@@ -27,16 +28,17 @@ IDLE_POLLS_NEEDED = 2
 
 @dataclass
 class Harness:
-    """The three processes' worth of parts one level runs against."""
+    """The parts one level runs against."""
 
     config: BenchConfig
     slack: SlackEmulator
     mock: MockLLMServer
-    bot: BotProcess
+    bot: Replicas
+    database: BenchDatabase
     channels: list[str]
 
 
-async def run_level(config: BenchConfig, level: int) -> dict[str, Any]:
+async def run_level(config: BenchConfig, level: int, database: BenchDatabase) -> dict[str, Any]:
     """Run both phases at `level` concurrent conversations; the level's figures, JSON-ready."""
     script = model.ScriptedModel(config.answer_words, config.continuation_words, config.chunk_chars)
     async with running_world(
@@ -44,27 +46,37 @@ async def run_level(config: BenchConfig, level: int) -> dict[str, Any]:
         tokens_per_second=config.tokens_per_second,
         startup_timeout=config.startup_timeout,
         name="bench",
+        database=database,
+        replicas=config.replicas,
+        balancer=config.balancer,
     ) as world:
         bot = world.bot
-        harness = Harness(config, world.slack, world.mock, bot, add_channels(world.slack, level))
-        first_ack = await _warm_up(harness) if config.warm_up else None
+        channels = add_channels(world.slack, level)
+        harness = Harness(config, world.slack, world.mock, bot, database, channels)
+        first_acks = await _warm_up(harness) if config.warm_up else []
         phases = {"chat": await run_phase(harness, "chat")}
         if config.approvals:
             phases["approval"] = await run_phase(harness, "approval")
         figures = {
             "conversations": level,
+            "replicas": len(bot),
+            "database": database.kind,
             "startup_s": bot.startup_seconds,
+            "startup_s_each": bot.startup_each,
             "bytecode_cached": bot.bytecode_cached,
-            "first_event_ack_ms": first_ack,
+            "first_event_ack_ms": max(first_acks, default=None),
+            "first_event_ack_ms_each": first_acks,
             "peak_rss_mb": bot.peak_rss_bytes() / 2**20,
+            "peak_rss_mb_each": [rss / 2**20 for rss in bot.peak_rss_each()],
             "bot_cpu_seconds_total": bot.cpu_seconds(),
-            "database_bytes": _database_bytes(world.workdir),
+            "bot_cpu_seconds_each": bot.cpu_each(),
+            "database_bytes": database.size_bytes(world.database_url),
             "turns": sum(p["conversations"] for p in phases.values()),
             "phases": phases,
         }
-    figures["log_warnings"] = bot.log.warnings
-    figures["log_errors"] = bot.log.errors
-    figures["log_problems"] = bot.log.problems
+    figures["log_warnings"] = bot.log_warnings
+    figures["log_errors"] = bot.log_errors
+    figures["log_problems"] = bot.log_problems
     return figures
 
 
@@ -90,6 +102,8 @@ async def run_phase(harness: Harness, kind: ConversationKind) -> dict[str, Any]:
         else _nothing()
     )
     cpu0, started = bot.cpu_seconds(), time.monotonic()
+    database_cpu0 = harness.database.cpu_seconds()
+    bench_cpu0, machine0 = procstats.cpu_seconds(os.getpid()), procstats.machine_busy_seconds()
     deadline = started + config.phase_timeout
     with LoopLag().running() as lag:
         try:
@@ -100,6 +114,10 @@ async def run_phase(harness: Harness, kind: ConversationKind) -> dict[str, Any]:
             stop.set()
             acks = await background
     ended = time.monotonic()
+    bot_cpu = bot.cpu_seconds() - cpu0
+    database_cpu = harness.database.cpu_seconds() - database_cpu0
+    ours = bot_cpu + database_cpu + procstats.cpu_seconds(os.getpid()) - bench_cpu0
+    others = max(0.0, procstats.machine_busy_seconds() - machine0 - ours)
     record = metrics.PhaseRecord(
         kind=kind,
         runs=runs,
@@ -109,9 +127,13 @@ async def run_phase(harness: Harness, kind: ConversationKind) -> dict[str, Any]:
         calls=slack.calls[calls0:],
         requests=list(enumerate(mock.requests))[requests0:],
         chunks=mock.sent_chunks[chunks0:],
-        cpu_seconds=bot.cpu_seconds() - cpu0,
+        cpu_seconds=bot_cpu,
         timed_out=not idle,
-        extra={"bench_loop_lag_ms": metrics.Stats.of(lag.samples, 1000)},
+        extra={
+            "bench_loop_lag_ms": metrics.Stats.of(lag.samples, 1000),
+            "database_cpu_seconds": database_cpu,
+            "others_cpu_share": others / (ended - started),
+        },
     )
     return metrics.phase_figures(record, slack)
 
@@ -120,6 +142,7 @@ async def _drive(harness: Harness, run: ConversationRun, deadline: float) -> Non
     if run.kind == "chat":
         await conversations.chat(harness.slack, run)
         return
+    await asyncio.sleep(run.index * harness.config.approval_stagger_seconds)
     await conversations.approval(
         harness.slack,
         run,
@@ -152,19 +175,24 @@ async def _wait_idle(harness: Harness, first_request: int, expected: int, deadli
     return False
 
 
-async def _warm_up(harness: Harness) -> float:
-    """One unrelated message (acked and ignored); returns its ack time in ms."""
-    _, acks = await conversations.post_as(
-        harness.slack, APPROVER, harness.channels[0], "good morning", kind="warm-up"
-    )
+async def _warm_up(harness: Harness) -> list[float]:
+    """One unrelated message per replica (acked and ignored; each goes to the next replica in
+    turn); their ack times in ms."""
+    acks = await warm_up(harness.slack, harness.channels[0], len(harness.bot))
+    return [ack.seconds * 1000 for ack in acks]
+
+
+async def warm_up(slack: SlackEmulator, channel: str, replicas: int) -> list[conversations.Ack]:
+    """Each replica's first event, so Bolt's first-request auth.test is paid before the run."""
+    acks = []
+    for _ in range(replicas):
+        _, sent = await conversations.post_as(
+            slack, APPROVER, channel, "good morning", kind="warm-up"
+        )
+        acks.extend(sent)
     await asyncio.sleep(0.2)  # let the bot's background claim of it finish
-    return acks[0].seconds * 1000
+    return acks
 
 
 async def _nothing() -> list[conversations.Ack]:
     return []
-
-
-def _database_bytes(workdir: Path) -> int:
-    """The SQLite file with its WAL and shared-memory files."""
-    return sum(p.stat().st_size for p in workdir.glob("countersign.db*") if p.is_file())

@@ -10,6 +10,11 @@ deploy (`term`), then started again on the same database and port. Events whose 
 meanwhile are retried as Slack retries them (same event_id, retry headers); a click that failed
 is clicked again if its button is still there, as a person who saw the error would.
 
+With `replicas=2` (PostgreSQL) two bot processes share one database behind a round-robin
+balancer: one of them, picked by the seed, is killed or sent SIGTERM and started again later,
+while the other keeps serving (see `ReplicaRun`). The dead replica's running items wait for
+the survivor's next heartbeat (at most 10 s) or for the restarted replica, whichever is first.
+
 When Slack has been quiet for a while, `check` counts what people lost, from what they see in
 Slack and from the notes table (see `COUNTS`). `run_chaos(ChaosConfig(seed, mode))` returns a
 `ChaosResult`; tests/test_chaos.py runs a few seeds, `python -m bench.chaos` many.
@@ -20,24 +25,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import re
 import signal
 import sqlite3
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import aiohttp
+import psycopg
 
 from bench.launch import BYTECODE_CACHE, free_port
 from playground.slack import SlackEmulator
 from playground.slack.records import Delivery, JSONObject, Message
 from tests.bot_process import BotProcess, bot_process
+from tests.postgres_server import PostgresServer, running_server
 
 Mode = Literal["kill", "term"]
 MODES: tuple[Mode, ...] = ("kill", "term")
+DatabaseKind = Literal["sqlite", "postgres"]
 Kind = Literal["chat", "save", "remind"]
 KINDS: tuple[Kind, ...] = ("chat", "save", "remind")
 """A question and follow-ups; a note to approve or deny; a reminder that asks when first."""
@@ -150,10 +159,18 @@ class ChaosConfig:
     """The most a run waits after the restart, however busy Slack stays."""
     bot_source: Path | None = None
     """Run the bot from another checkout (e.g. an older commit) instead of this one."""
+    replicas: int = 1
+    """Bot processes on one database; with more than one, one of them is interrupted and
+    restarted while the others keep serving (needs PostgreSQL)."""
+    database: DatabaseKind = "sqlite"
 
     def __post_init__(self) -> None:
         if not 1 <= self.conversations <= MAX_CONVERSATIONS:
             raise ValueError(f"conversations must be 1..{MAX_CONVERSATIONS} (the topic pools)")
+        if self.replicas < 1:
+            raise ValueError("at least one replica")
+        if self.replicas > 1 and self.database != "postgres":
+            raise ValueError("replicas share one database: that needs database='postgres'")
 
 
 @dataclass(frozen=True)
@@ -177,14 +194,18 @@ class ChaosResult:
     moment: str
     """What was going on at the interrupt, as people saw it."""
     down_seconds: float
-    """From the signal until the next bot was ready (SIGTERM's drain included)."""
+    """From the signal until the next bot (the same replica again) was ready (SIGTERM's drain
+    included)."""
     findings: list[Finding]
     threads: dict[str, str]
     """What people see in each thread, by where it is ("C0OPS/1700000000.000300")."""
     stats: Counter[str]
     timings: dict[str, float]
     """Seconds each bot took to start, and how long the run went on after the restart."""
-    logs: tuple[list[str], list[str]]
+    logs: list[tuple[str, list[str]]]
+    """Each bot process's log, by name ("first", "second"; "replica 2, after the restart")."""
+    victim: str = ""
+    """Which replica was interrupted ("" with one process)."""
     impatient: list[str] = field(default_factory=list)
     """Where the workload gave up too early (see Snapshot.impatient): not a clean run."""
 
@@ -198,17 +219,29 @@ class ChaosResult:
 
     def summary(self) -> str:
         counts = " ".join(f"{name}={n}" for name, n in self.counts().items())
+        where = f", {self.victim}" if self.victim else ""
+        next_bot = "it was back" if self.victim else "the next bot ready"
         return (
-            f"chaos seed {self.config.seed}, mode {self.config.mode}: interrupted "
-            f"{self.interrupted_at:.1f} s into the workload ({self.moment}), the next bot "
-            f"ready {self.down_seconds:.1f} s after the signal, demo model at "
+            f"chaos seed {self.config.seed}, mode {self.config.mode}{where}: interrupted "
+            f"{self.interrupted_at:.1f} s into the workload ({self.moment}), {next_bot} "
+            f"{self.down_seconds:.1f} s after the signal, demo model at "
             f"{self.tokens_per_second} tokens/s\n"
-            f"  {counts}\n  {_stats_line(self.stats)}\n  "
+            f"  {counts}\n  {_stats_line(self.stats)}{self._taken_over()}\n  "
             + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.timings.items())
         )
 
+    def taken_over(self) -> dict[str, int]:
+        """Items each bot process said it took over from a stopped one (from its log)."""
+        return {name: taken_over(log) for name, log in self.logs if taken_over(log)}
+
+    def _taken_over(self) -> str:
+        found = self.taken_over()
+        if not found:
+            return "; no bot took items over"
+        return "; items taken over: " + ", ".join(f"{n} by {name}" for name, n in found.items())
+
     def report(self) -> str:
-        """The seed, the mode, the moment, each bad thread as people see it, and both logs."""
+        """The seed, the mode, the moment, each bad thread as people see it, and every log."""
         lines = [self.summary(), f"  rerun: {rerun_command(self.config)}", ""]
         if self.impatient:
             lines += [f"inconclusive: {line}" for line in self.impatient] + [""]
@@ -222,17 +255,28 @@ class ChaosResult:
                 lines.append("  what people see:")
                 lines.append(self.threads[where])
             lines.append("")
-        for name, log in zip(("first", "second"), self.logs, strict=True):
+        for name, log in self.logs:
             lines.append(f"--- the {name} bot's log, last {LOG_TAIL} lines ---")
             lines.extend(log[-LOG_TAIL:])
         return "\n".join(lines)
 
 
 def rerun_command(config: ChaosConfig) -> str:
+    where = f" --replicas {config.replicas}" if config.replicas > 1 else ""
+    if config.replicas == 1 and config.database != "sqlite":
+        where = f" --database {config.database}"
     return (
         f"uv run python -m bench.chaos --runs 1 --mode {config.mode} --seed {config.seed} "
-        f"--conversations {config.conversations} --reports"
+        f"--conversations {config.conversations}{where} --reports"
     )
+
+
+TAKEN_OVER = re.compile(r"continuing (\d+) item\(s\) a stopped process left")
+"""bot.conversations logs this when it queues again what a stopped process was running."""
+
+
+def taken_over(log: list[str]) -> int:
+    return sum(int(match.group(1)) for line in log if (match := TAKEN_OVER.search(line)))
 
 
 def _stats_line(stats: Counter[str]) -> str:
@@ -348,22 +392,56 @@ def question_for(topic: str) -> str:
 # ── watching Slack ──────────────────────────────────────────────────────────────────────────
 
 
+class InboxProbe:
+    """Counts the open items of the bots' inbox in PostgreSQL (queued, or running)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._connection: psycopg.AsyncConnection[Any] | None = None
+
+    async def open_items(self) -> int:
+        """0 before the first bot made the table, and whenever the database cannot say."""
+        try:
+            if self._connection is None or self._connection.closed:
+                self._connection = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+            cursor = await self._connection.execute(
+                "SELECT count(*) FROM inbox WHERE status IN ('queued', 'running')"
+            )
+            row = await cursor.fetchone()
+        except psycopg.Error:
+            return 0
+        return int(row[0]) if row else 0
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+
+
 class Watch:
     """What everyone waits on: whether the bot is up, and when Slack last changed.
 
     Before the restart people wait as long as it takes. After it, nothing more will come once
     Slack has been unchanged for a while and the bot's /healthz reports no running jobs: quiet
     alone is not enough, as the bot may be waiting out its own rate limits (decision cards
-    are edited at most 8 a minute) with work still queued.
+    are edited at most 8 a minute) with work still queued. With several replicas every one
+    must say so, and on PostgreSQL the inbox must hold nothing queued or running either: an
+    item a dead replica was running waits, with nothing to see, for a heartbeat to free it.
     """
 
-    def __init__(self, slack: SlackEmulator, config: ChaosConfig) -> None:
+    def __init__(
+        self, slack: SlackEmulator, config: ChaosConfig, inbox: InboxProbe | None = None
+    ) -> None:
         self.slack = slack
         self.config = config
+        self.inbox = inbox
         self.up = asyncio.Event()
         self.restarted_at: float | None = None
         self.busy = False
-        """The restarted bot's last /healthz said it has jobs running or queued."""
+        """A bot's last /healthz said it has jobs running, or the inbox holds open items."""
+        self.stalls: list[tuple[float, float]] = []
+        """(start, seconds) of each stretch when the inbox held work and no bot ran any: a
+        dead replica's items wait so for a heartbeat; anywhere else, it is slow to notice."""
+        self._stalled_since: float | None = None
         self._signature: tuple[int, ...] = ()
         self.changed_at = self.now()
         """When Slack last changed (messages, edits, modals, deliveries), on the loop's clock."""
@@ -373,17 +451,36 @@ class Watch:
     def now() -> float:
         return asyncio.get_running_loop().time()
 
-    def restarted(self, url: str) -> None:
-        """The second bot is ready at `url`: events may flow, and its health is watched."""
+    def restarted(self, *urls: str) -> None:
+        """The interrupted bot is ready again: events may flow, and the bots' health is
+        watched (at `urls`, unless `watch_health` already watches them)."""
         self.restarted_at = self.now()
         self.up.set()
-        self._health = asyncio.create_task(self._watch_health(url))
+        if self._health is None:
+            self.watch_health(lambda: urls)
+
+    def watch_health(self, urls: Callable[[], Sequence[str]]) -> None:
+        """Poll the /healthz of the bots `urls()` names at each moment (and the inbox)."""
+        self._health = asyncio.create_task(self._watch_health(urls))
+
+    def longest_stall(self, *, after: float | None = None, before: float | None = None) -> float:
+        """The longest stall that started in [after, before)."""
+        return max(
+            (
+                seconds
+                for start, seconds in self.stalls
+                if (after is None or start >= after) and (before is None or start < before)
+            ),
+            default=0.0,
+        )
 
     async def close(self) -> None:
         if self._health is not None:
             self._health.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._health
+        if self.inbox is not None:
+            await self.inbox.close()
 
     def settled(self) -> bool:
         """After the restart: quiet and idle long enough, or out of patience."""
@@ -415,17 +512,31 @@ class Watch:
     async def settle(self) -> None:
         await self.until(lambda: False)
 
-    async def _watch_health(self, url: str) -> None:
+    async def _watch_health(self, urls: Callable[[], Sequence[str]]) -> None:
         timeout = aiohttp.ClientTimeout(total=2)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             while True:
-                try:
-                    async with session.get(url + "/healthz") as response:
-                        body = await response.json()
-                    self.busy = int(body.get("running_jobs") or 0) > 0
-                except (aiohttp.ClientError, TimeoutError, ValueError, AttributeError):
-                    self.busy = False  # a bot that cannot say is judged by Slack alone
+                running = any([await self._busy(session, url) for url in urls()])
+                queued = self.inbox is not None and await self.inbox.open_items() > 0
+                self.busy = running or queued
+                self._note_stall(queued and not running)
                 await asyncio.sleep(HEALTH_POLL_SECONDS)
+
+    def _note_stall(self, stalled: bool) -> None:
+        if stalled and self._stalled_since is None:
+            self._stalled_since = self.now()
+        elif not stalled and self._stalled_since is not None:
+            self.stalls.append((self._stalled_since, self.now() - self._stalled_since))
+            self._stalled_since = None
+
+    @staticmethod
+    async def _busy(session: aiohttp.ClientSession, url: str) -> bool:
+        try:
+            async with session.get(url + "/healthz") as response:
+                body = await response.json()
+            return int(body.get("running_jobs") or 0) > 0
+        except (aiohttp.ClientError, TimeoutError, ValueError, AttributeError):
+            return False  # a bot that cannot say is judged by Slack alone
 
     def _notice_changes(self) -> None:
         ws = self.slack.workspace
@@ -783,10 +894,14 @@ def is_card(text: str) -> bool:
 # ── the run ─────────────────────────────────────────────────────────────────────────────────
 
 
-def bot_environment(config: ChaosConfig, port: int, tokens_per_second: int) -> dict[str, str]:
-    """Settings for both processes: same port, the demo model at a pace a kill can land in."""
+def bot_environment(
+    config: ChaosConfig, port: int, tokens_per_second: int, database_url: str
+) -> dict[str, str]:
+    """Settings for every process: the same port for a bot and its restart, the database they
+    all share, the demo model at a pace a kill can land in."""
     env = {
         "PORT": str(port),
+        "DATABASE_URL": database_url,
         "DEMO_TOKENS_PER_SECOND": str(tokens_per_second),
         "SHUTDOWN_GRACE_SECONDS": str(config.shutdown_grace_seconds),
         # Starts in seconds, not tens of seconds: keep compiled bytecode where the bench does.
@@ -807,24 +922,35 @@ def setup_workspace(slack: SlackEmulator) -> None:
         slack.join(channel, "UDAVE")
 
 
-async def run_chaos(config: ChaosConfig, workdir: Path | None = None) -> ChaosResult:
-    """One run: start the bot, play the workload, interrupt once, restart, settle, check."""
-    if workdir is not None:
-        return await _run(config, workdir)
-    with tempfile.TemporaryDirectory(prefix="chaos-") as tmp:
-        return await _run(config, Path(tmp))
+async def run_chaos(
+    config: ChaosConfig, workdir: Path | None = None, postgres: PostgresServer | None = None
+) -> ChaosResult:
+    """One run: start the bot(s), play the workload, interrupt once, restart, settle, check.
+
+    On PostgreSQL each run gets a database of its own on `postgres`, or on a server started
+    for this run alone when none is given."""
+    async with contextlib.AsyncExitStack() as stack:
+        if workdir is None:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="chaos-")))
+        database_url = f"sqlite:///{workdir / 'countersign.db'}"
+        if config.database == "postgres":
+            if postgres is None:
+                postgres = stack.enter_context(running_server())
+            database_url = postgres.new_database()
+        return await _run(config, workdir, database_url)
+    raise AssertionError("unreachable")  # mypy: AsyncExitStack may swallow exceptions
 
 
-async def _run(config: ChaosConfig, workdir: Path) -> ChaosResult:
+async def _run(config: ChaosConfig, workdir: Path, database_url: str) -> ChaosResult:
     async with SlackEmulator() as slack:
         setup_workspace(slack)
-        run = Run(config, slack, workdir)
+        kind = Run if config.replicas == 1 else ReplicaRun
+        run = kind(config, slack, workdir, database_url)
         try:
-            await run.first_life()
-            seen = await run.second_life()
+            seen = await run.play()
         finally:
             await run.close()
-    return run.result(seen, read_notes(workdir / "countersign.db"))
+    return run.result(seen, read_notes(database_url))
 
 
 @dataclass(frozen=True)
@@ -855,18 +981,24 @@ class Moments:
 class Run:
     """One run's moving parts: the emulator, the two bot processes, the people, the clock."""
 
-    def __init__(self, config: ChaosConfig, slack: SlackEmulator, workdir: Path) -> None:
+    def __init__(
+        self, config: ChaosConfig, slack: SlackEmulator, workdir: Path, database_url: str
+    ) -> None:
         self.config = config
         self.slack = slack
         self.workdir = workdir
         self.moments = Moments.for_run(config)
-        self.env = bot_environment(config, free_port(), self.moments.tokens_per_second)
-        self.watch = Watch(slack, config)
+        self.env = bot_environment(
+            config, free_port(), self.moments.tokens_per_second, database_url
+        )
+        inbox = InboxProbe(database_url) if config.database == "postgres" else None
+        self.watch = Watch(slack, config, inbox)
         self.stats: Counter[str] = Counter()
         self.side = SlackSide(slack, self.watch, self.stats)
         self.workload = Workload(slack, self.side, self.watch, config.seed)
         self.timings: dict[str, float] = {}
-        self.logs: list[list[str]] = []
+        self.logs: list[tuple[str, list[str]]] = []
+        self.victim = ""
         self.moment = ""
         self.ready_at = self.signalled_at = self.restarted_at = 0.0
         self._started = self.watch.now()
@@ -875,19 +1007,30 @@ class Run:
     def elapsed(self) -> float:
         return self.watch.now() - self._started
 
+    async def play(self) -> Snapshot:
+        await self.first_life()
+        return await self.second_life()
+
     async def first_life(self) -> None:
         """Start the bot and the workload; interrupt the bot at the seeded moment."""
         async with bot_process(self.slack, self.workdir, **self.env) as first:
-            self.logs.append(first.log)
+            self.logs.append(("first", first.log))
             self.watch.up.set()
             self.ready_at = self.timings["first start"] = self.elapsed()
-            conversations, spread = self.config.conversations, self.config.spread_seconds
-            self._playing = asyncio.create_task(self.workload.play(conversations, spread))
+            self.start_workload()
             await asyncio.sleep(self.moments.interrupt_at)
-            self.moment = await self._just_after_a_decision() + describe_moment(self.slack)
-            self.signalled_at = self.elapsed()
+            await self.note_the_moment()
             await interrupt(first, self.config.mode, self.watch)
             self.timings["exit after the signal"] = self.elapsed() - self.signalled_at
+
+    def start_workload(self) -> None:
+        conversations, spread = self.config.conversations, self.config.spread_seconds
+        self._playing = asyncio.create_task(self.workload.play(conversations, spread))
+
+    async def note_the_moment(self) -> None:
+        """Just before the signal: wait for a decision if the seed says so; what people see."""
+        self.moment = await self._just_after_a_decision() + describe_moment(self.slack)
+        self.signalled_at = self.elapsed()
 
     async def _just_after_a_decision(self) -> str:
         """Wait for the next acked decision and then `after_decision` (if the seed says so)."""
@@ -907,18 +1050,27 @@ class Run:
         await asyncio.sleep(self.moments.downtime)
         spawned = self.elapsed()
         async with bot_process(self.slack, self.workdir, **self.env) as second:
-            self.logs.append(second.log)
+            self.logs.append(("second", second.log))
             self.watch.restarted(second.url)
             self.restarted_at = self.elapsed()
             self.timings["second start"] = self.restarted_at - spawned
-            assert self._playing is not None
-            await self._playing
-            await self.side.finish()
-            await self.watch.settle()
-            self.timings["settled after"] = self.elapsed() - self.restarted_at
-            last_change = self.watch.changed_at - self._started
-            self.timings["last change after"] = last_change - self.restarted_at
-            return snapshot(self.slack, self.workload)
+            return await self.finish()
+
+    async def finish(self) -> Snapshot:
+        """Everyone finishes, retries end, Slack settles: what people see now."""
+        assert self._playing is not None
+        await self._playing
+        await self.side.finish()
+        await self.watch.settle()
+        self.timings["settled after"] = self.elapsed() - self.restarted_at
+        last_change = self.watch.changed_at - self._started
+        self.timings["last change after"] = last_change - self.restarted_at
+        if self.watch.inbox is not None:
+            restart = self._started + self.restarted_at
+            before = self.watch.longest_stall(before=restart)
+            self.timings["longest stall before the restart"] = before
+            self.timings["after it"] = self.watch.longest_stall(after=restart)
+        return snapshot(self.slack, self.workload)
 
     async def close(self) -> None:
         """Whatever is still going when the run ends early (an error): stop it."""
@@ -942,9 +1094,120 @@ class Run:
             threads=threads,
             stats=self.stats,
             timings=self.timings,
-            logs=(self.logs[0], self.logs[1]),
+            logs=self.logs,
+            victim=self.victim,
             impatient=seen.impatient,
         )
+
+
+@dataclass(frozen=True)
+class ReplicaMoments:
+    """What the seed decides for a run with several replicas (drawn apart from `Moments`, so
+    a seed's workload and moment are the same with one replica or several)."""
+
+    victim: int
+    """Which replica is interrupted (0-based)."""
+    noticed_after: float
+    """After a kill, how long the balancer still sends requests to the dead replica (they
+    fail, and Slack retries them, to whichever replica is next, or people click again)."""
+    downtime: float
+    """Seconds between the exit and the restart: short, or past a heartbeat (10 s), so that
+    sometimes the survivor takes the dead replica's items over before it is back."""
+
+    @classmethod
+    def for_run(cls, config: ChaosConfig) -> ReplicaMoments:
+        rng = random.Random(f"{config.seed}:replicas")
+        victim = rng.randrange(config.replicas)
+        noticed_after = rng.uniform(0.5, 3.0)
+        long = rng.random() < 0.5
+        downtime = rng.uniform(11, 16) if long else rng.uniform(0, 1.5)
+        return cls(victim, noticed_after, downtime)
+
+
+class ReplicaRun(Run):
+    """Several replicas on one PostgreSQL database behind a round-robin balancer; one is
+    interrupted at the seeded moment and started again later, while the others keep serving.
+
+    The balancer sends each request to the next live replica in turn. A killed replica stays
+    in the turn for `noticed_after` (requests to it fail, as before a balancer's health check
+    notices, and Slack retries them once it has); a replica sent SIGTERM stays in it until it
+    exits, since it keeps accepting what reaches it while it drains (into the inbox, for any
+    replica to run). A replica is back in the turn once it is ready again.
+
+    Unlike nginx in deploy/nginx.conf, which resends a request that found no replica to the
+    next one, this balancer lets it fail: Slack's retry (same event_id, to another replica)
+    and the duplicate claims are then exercised too.
+    """
+
+    def __init__(
+        self, config: ChaosConfig, slack: SlackEmulator, workdir: Path, database_url: str
+    ) -> None:
+        super().__init__(config, slack, workdir, database_url)
+        self.replica_moments = ReplicaMoments.for_run(config)
+        self.envs = [{**self.env, "PORT": str(free_port())} for _ in range(config.replicas)]
+        self.urls: list[str | None] = [None] * config.replicas
+        """Each replica's URL while it is in the balancer's turn."""
+        self.victim = f"replica {self.replica_moments.victim + 1} of {config.replicas}"
+
+    def balance(self) -> None:
+        """Hand Slack's requests to the replicas in the turn, each in turn."""
+        live = [url + "/slack/events" for url in self.urls if url is not None]
+        self.slack.deliver_to(*live)
+
+    @contextlib.asynccontextmanager
+    async def replica(self, index: int, life: str) -> AsyncIterator[BotProcess]:
+        """Replica `index` running, in the balancer's turn once ready; stopped on exit."""
+        async with bot_process(self.slack, self.workdir, **self.envs[index]) as bot:
+            self.logs.append((f"replica {index + 1}{life}", bot.log))
+            self.urls[index] = bot.url
+            self.balance()  # bot_process pointed Slack at this replica alone
+            yield bot
+
+    async def play(self) -> Snapshot:
+        victim = self.replica_moments.victim
+        async with contextlib.AsyncExitStack() as stack:
+            bots = []
+            for index in range(self.config.replicas):
+                life = ", first life" if index == victim else ""
+                bots.append(await stack.enter_async_context(self.replica(index, life)))
+            self.watch.up.set()  # from now on some replica always is
+            self.watch.watch_health(lambda: [url for url in self.urls if url is not None])
+            self.ready_at = self.timings["replicas started"] = self.elapsed()
+            self.start_workload()
+            await asyncio.sleep(self.moments.interrupt_at)
+            await self.note_the_moment()
+            await self.interrupt(bots[victim])
+            await asyncio.sleep(self.replica_moments.downtime)
+            spawned = self.elapsed()
+            await stack.enter_async_context(self.replica(victim, ", after the restart"))
+            self.restarted_at = self.elapsed()
+            self.timings["restart"] = self.restarted_at - spawned
+            self.watch.restarted()
+            return await self.finish()
+        raise AssertionError("unreachable")  # mypy: AsyncExitStack may swallow exceptions
+
+    async def interrupt(self, bot: BotProcess) -> None:
+        """Signal one replica; take it out of the turn when the balancer would notice.
+
+        Until then Slack's retries and people's second clicks wait (`Watch.up` is clear): a
+        retry comes a minute later in Slack, long after any balancer noticed. New messages
+        still go to whichever replica is next, the dead one included."""
+        index, noticed_after = self.replica_moments.victim, self.replica_moments.noticed_after
+        self.watch.up.clear()
+        if self.config.mode == "kill":
+            bot.kill()
+            self.victim += f" (sent requests {noticed_after:.2f} s after the kill)"
+            await asyncio.sleep(noticed_after)
+            self.urls[index] = None
+            self.balance()
+            self.watch.up.set()
+        else:
+            bot.process.send_signal(signal.SIGTERM)
+        await wait_for_exit(bot)
+        self.urls[index] = None
+        self.balance()
+        self.watch.up.set()
+        self.timings["exit after the signal"] = self.elapsed() - self.signalled_at
 
 
 async def interrupt(bot: BotProcess, mode: Mode, watch: Watch) -> None:
@@ -954,6 +1217,11 @@ async def interrupt(bot: BotProcess, mode: Mode, watch: Watch) -> None:
         bot.kill()
     else:
         bot.process.send_signal(signal.SIGTERM)
+    await wait_for_exit(bot)
+
+
+async def wait_for_exit(bot: BotProcess) -> None:
+    """Until the process has exited; SIGKILL if a drain takes over a minute."""
     try:
         await asyncio.wait_for(bot.process.wait(), timeout=60)
     except TimeoutError:
@@ -1223,13 +1491,23 @@ def _wrong_card(
     return ""
 
 
-def read_notes(database: Path) -> Counter[str]:
-    """Notes per title, read from the file after the bot stopped."""
-    with contextlib.closing(sqlite3.connect(database)) as db:
-        try:
-            rows = db.execute("SELECT title, count(*) FROM notes GROUP BY title").fetchall()
-        except sqlite3.OperationalError:  # no table: nothing was ever saved
-            return Counter()
+NOTES_QUERY = "SELECT title, count(*) FROM notes GROUP BY title"
+
+
+def read_notes(database_url: str) -> Counter[str]:
+    """Notes per title, read from the database after the bots stopped."""
+    if database_url.startswith("sqlite:///"):
+        with contextlib.closing(sqlite3.connect(database_url.removeprefix("sqlite:///"))) as db:
+            try:
+                rows = db.execute(NOTES_QUERY).fetchall()
+            except sqlite3.OperationalError:  # no table: nothing was ever saved
+                return Counter()
+    else:
+        with psycopg.connect(database_url, autocommit=True) as connection:
+            try:
+                rows = connection.execute(NOTES_QUERY).fetchall()
+            except psycopg.errors.UndefinedTable:
+                return Counter()
     return Counter({str(title): int(n) for title, n in rows})
 
 

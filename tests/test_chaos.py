@@ -2,8 +2,9 @@
 
 A few seeds per mode (`--chaos-runs N` for more; `python -m bench.chaos` for a table). Each run
 is the real bot process twice on one database; tests/chaos.py says what is checked and why.
-The checks themselves are tested first, on what people would see, so a clean run means
-something.
+Then the same with two replicas on one PostgreSQL database, one of them interrupted while the
+other serves. The checks themselves are tested first, on what people would see, so a clean run
+means something.
 """
 
 from __future__ import annotations
@@ -24,15 +25,18 @@ from tests.chaos import (
     Decision,
     Expected,
     Mode,
+    ReplicaMoments,
     Shown,
     card_line,
     check_conversation,
     check_writes,
     help_answer,
     proposal_answer,
+    rerun_command,
     run_chaos,
     saved_answer,
 )
+from tests.postgres_server import PostgresServer
 
 CI_CONVERSATIONS = 4
 """Fewer than the bench's six: a CI run stays around 40 s."""
@@ -50,6 +54,33 @@ async def test_nothing_lost_or_doubled(mode: Mode, chaos_seed: int, tmp_path: Pa
     config = ChaosConfig(chaos_seed, mode, conversations=CI_CONVERSATIONS)
     result = await run_chaos(config, tmp_path)
     assert result.ok, result.report()
+
+
+def replica_config(seed: int) -> ChaosConfig:
+    """Seeds alternate between the modes, so the default two runs are one of each: seed 1 a
+    deploy (SIGTERM) with the replica back at once, seed 2 a kill with the replica down past
+    the survivor's heartbeat, which then takes the dead replica's items over."""
+    mode = MODES[seed % len(MODES)]
+    return ChaosConfig(seed, mode, conversations=CI_CONVERSATIONS, replicas=2, database="postgres")
+
+
+async def test_two_replicas_nothing_lost_or_doubled(
+    chaos_seed: int, tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    result = await run_chaos(replica_config(chaos_seed), tmp_path, postgres_server)
+    assert result.ok, result.report()
+
+
+def test_the_default_replica_seeds_cover_a_deploy_and_a_long_kill() -> None:
+    first, second = replica_config(1), replica_config(2)
+    assert (first.mode, second.mode) == ("term", "kill")
+    assert ReplicaMoments.for_run(first).downtime < 10 < ReplicaMoments.for_run(second).downtime
+    assert "--replicas 2" in rerun_command(second)
+
+
+def test_replicas_need_postgres() -> None:
+    with pytest.raises(ValueError, match="postgres"):
+        ChaosConfig(1, "kill", replicas=2)
 
 
 # ── the checks, on what people see ──────────────────────────────────────────────────────────
