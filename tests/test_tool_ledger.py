@@ -193,4 +193,4 @@ async def test_two_processes_opening_one_old_file_at_once_both_start(tmp_path: P
 
     await asyncio.gather(start_and_save("call-1"), start_and_save("call-2"))
     async with Agent.open(settings) as agent:
-        assert await note_rows(agent.database) == [("Water", "call-1"), ("Water", "call-2")]
+        assert sorted(await note_rows(agent.database)) == [("Water", "call-1"), ("Water", "call-2")]
