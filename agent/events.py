@@ -39,6 +39,16 @@ class ToolFinished:
 
 
 @dataclass(frozen=True)
+class ToolDenied:
+    """The approval policy refused a call: it did not run, and the model read `reason`."""
+
+    call_id: str
+    tool: str
+    rule: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class ApprovalRequested:
     """The run paused before a write tool; answer with `Approve`, `Deny`, `Edit` or `Expire`."""
 
@@ -117,6 +127,25 @@ PauseKind = Literal["approval", "question"]
 
 
 @dataclass(frozen=True)
+class ApprovalRule:
+    """What an approval needs, as the policy rule that asked for it says.
+
+    Empty or None fields mean "the deployment's default" (APPROVERS, ALLOW_SELF_APPROVAL,
+    APPROVAL_TTL_SECONDS); durations are seconds. It is copied into the pause when the run
+    stops, so a policy edited later never changes who may decide a pause already waiting.
+    """
+
+    rule: str = "default"
+    reason: str | None = None
+    approvers: tuple[str, ...] = ()
+    approvals: int = 1
+    allow_self: bool | None = None
+    expires_after: float | None = None
+    remind_after: float | None = None
+    escalate_to: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Pause:
     """The pause a thread is waiting on: what it asks and who started the turn."""
 
@@ -130,6 +159,7 @@ class Pause:
     arguments: JSONObject = field(default_factory=dict)
     reason: str | None = None
     question: str | None = None
+    rule: ApprovalRule = field(default_factory=ApprovalRule)
 
 
 @dataclass(frozen=True)
@@ -145,6 +175,7 @@ AgentEvent = (
     | TextDelta
     | ToolStarted
     | ToolFinished
+    | ToolDenied
     | ApprovalRequested
     | QuestionAsked
     | Finished

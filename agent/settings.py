@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import BeforeValidator, Field, SecretStr
@@ -32,3 +33,5 @@ class AgentSettings(BaseSettings):
     demo_tokens_per_second: float = Field(default=30.0, ge=0)
     database_url: str = "sqlite:///./countersign.db"
     agent_tools: CommaSeparated = Field(default_factory=list)
+    mcp_config: Path | None = None
+    policy_file: Path | None = None
