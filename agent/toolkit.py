@@ -11,6 +11,9 @@ is filled in by the agent (who asked, which thread, which call) and is not shown
 further effect (e.g. the call id is a unique key of what it writes). Such a call, cut off by a
 crash after it began, is run again and its real result recorded; any other tool's cut-off call
 is reported as not run and never repeated (agent.ledger).
+
+`Tool` is what the graph and the agent see; `FunctionTool` is a Python function as a tool, and
+`agent.mcp_tools.McpTool` a tool of an MCP server.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, get_type_hints
@@ -30,6 +34,11 @@ ToolFunction = Callable[..., Awaitable[object]]
 _MARK = "__countersign_tool__"
 
 
+class ToolFailed(Exception):
+    """A tool's own, foreseen failure (the tool said it failed, its server is down, it took
+    too long): the model reads the message, and the log needs no traceback."""
+
+
 @dataclass(frozen=True)
 class ToolContext:
     """What a tool may know about the call: the conversation and the person who started the turn."""
@@ -39,10 +48,32 @@ class ToolContext:
     call_id: str
 
 
+class Tool(ABC):
+    """A callable tool with its JSON schema, whether it needs approval (`write`), and whether a
+    call cut off by a crash may be run again (`idempotent`: same call id, no further effect)."""
+
+    name: str
+    description: str
+    write: bool
+    idempotent: bool
+
+    @abstractmethod
+    def openai_schema(self) -> dict[str, Any]:
+        """The tool as OpenAI-format function declaration (what litellm passes to providers)."""
+
+    @abstractmethod
+    def validate(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """Check arguments against the schema: normalised arguments, or InvalidArguments."""
+
+    @abstractmethod
+    async def run(self, arguments: dict[str, Any], context: ToolContext) -> str:
+        """Run with already validated arguments; the result is text for the model. An exception
+        becomes an error result the model reads; the run goes on."""
+
+
 @dataclass(frozen=True)
-class Tool:
-    """A callable tool with its JSON schema, whether it needs approval, and whether a call cut
-    off by a crash may be run again (`idempotent`: same call id, no further effect)."""
+class FunctionTool(Tool):
+    """A typed async Python function as a tool: its signature is the schema."""
 
     name: str
     description: str
@@ -53,7 +84,6 @@ class Tool:
     idempotent: bool = False
 
     def openai_schema(self) -> dict[str, Any]:
-        """The tool as OpenAI-format function declaration (what litellm passes to providers)."""
         parameters = self.arguments_model.model_json_schema()
         parameters.pop("title", None)
         for field in parameters.get("properties", {}).values():
@@ -68,7 +98,6 @@ class Tool:
         }
 
     def validate(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        """Check arguments against the schema: normalised arguments, or InvalidArguments."""
         try:
             model = self.arguments_model.model_validate(arguments)
         except ValidationError as exc:
@@ -80,7 +109,6 @@ class Tool:
         return model.model_dump(mode="json")
 
     async def run(self, arguments: dict[str, Any], context: ToolContext) -> str:
-        """Run with already validated arguments; the result is text for the model."""
         kwargs = dict(arguments)
         if self.context_parameter:
             kwargs[self.context_parameter] = context
@@ -106,7 +134,7 @@ def tool(
 
 def tool_from_function(
     function: ToolFunction, *, write: bool, name: str | None = None, idempotent: bool = False
-) -> Tool:
+) -> FunctionTool:
     """Build a Tool from a typed async function, failing with a clear message if it cannot be."""
     label = name or function.__name__
     if not inspect.iscoroutinefunction(function):
@@ -129,10 +157,10 @@ def tool_from_function(
         default = ... if parameter.default is inspect.Parameter.empty else parameter.default
         fields[parameter.name] = (annotation, default)
     model = create_model(f"{label}_arguments", **fields)
-    return Tool(label, description, function, write, model, context_parameter, idempotent)
+    return FunctionTool(label, description, function, write, model, context_parameter, idempotent)
 
 
-def tools_in_module(module_name: str) -> list[Tool]:
+def tools_in_module(module_name: str) -> list[FunctionTool]:
     """Every function marked with @tool in a module named by AGENT_TOOLS."""
     try:
         module = importlib.import_module(module_name)

@@ -1,0 +1,1 @@
+"""MCP servers the tests start for real: as subprocesses over stdio, and over streamable HTTP."""
