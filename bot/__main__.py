@@ -1,5 +1,6 @@
 """`python -m bot`: run the Slack bot, or the local playground when no Slack setting is set.
-`python -m bot audit`: print the decision log."""
+`python -m bot audit`: print the decision log.
+`python -m bot policy check TOOL`: say which policy rule decides a call, and what happens."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from pydantic import ValidationError
 
 from agent import ConfigurationError, describe_database
 from bot.audit import print_audit
+from bot.policy_command import add_policy_parser, run_policy_command
 from bot.server import EVENTS_PATH, serve
 from bot.settings import BotSettings
 from playground.session import open_playground
@@ -31,6 +33,7 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command")
     audit = commands.add_parser("audit", help="print who approved, denied or edited what")
     audit.add_argument("--limit", type=int, default=50, help="how many entries (default 50)")
+    add_policy_parser(commands)
     arguments = parser.parse_args()
     try:
         settings = BotSettings()
@@ -40,8 +43,10 @@ def main() -> None:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("LiteLLM").setLevel(logging.WARNING)
-    if arguments.command == "audit" or not settings.slack_configured():
+    if arguments.command in ("audit", "policy") or not settings.slack_configured():
         gc.enable()  # only the bot's serve() collects and freezes the start-up heap
+    if arguments.command == "policy":
+        sys.exit(run_policy_command(settings, arguments))
     try:
         if arguments.command == "audit":
             asyncio.run(print_audit(settings, arguments.limit))
