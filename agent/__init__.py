@@ -4,6 +4,7 @@ This package is the only thing front ends import; it knows nothing about Slack.
 """
 
 from agent.agent import Agent
+from agent.approval_votes import ApprovalTally
 from agent.database import Database, Transaction
 from agent.errors import (
     AgentError,
@@ -45,6 +46,7 @@ __all__ = [
     "Answer",
     "ApprovalRequested",
     "ApprovalRule",
+    "ApprovalTally",
     "Approve",
     "CommaSeparated",
     "ConfigurationError",

@@ -17,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 import uuid
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import asdict
 from typing import Any, cast
 
@@ -28,6 +29,8 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, StateSnapshot, StreamMode
 
+from agent import approval_votes
+from agent.approval_votes import ApprovalTally, serialization_key
 from agent.builtin_tools import builtin_tools
 from agent.database import Transaction
 from agent.errors import InvalidArguments, ResumeRefused, ThreadPaused
@@ -35,6 +38,7 @@ from agent.events import (
     AgentEvent,
     Answer,
     ApprovalRequested,
+    ApprovalRule,
     Approve,
     Decision,
     Deny,
@@ -46,14 +50,17 @@ from agent.events import (
     QuestionAsked,
     Resumed,
     TextDelta,
+    ToolDenied,
     ToolFinished,
     ToolStarted,
 )
 from agent.graph import AgentGraph
 from agent.ledger import ToolLedger
 from agent.llm import LLMGateway
+from agent.mcp_tools import open_mcp_tools
 from agent.migrations import migrate
 from agent.pauses import PauseBook
+from agent.policy import Policy
 from agent.schema import MIGRATIONS
 from agent.settings import AgentSettings
 from agent.state import RunContext
@@ -88,19 +95,26 @@ class Agent:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def open(cls, settings: AgentSettings) -> AsyncIterator[Agent]:
-        """Open the database, bring its tables up to date, compile the graph; close on exit."""
+    async def open(
+        cls, settings: AgentSettings, environment: Mapping[str, str] | None = None
+    ) -> AsyncIterator[Agent]:
+        """Open the database, bring its tables up to date, start the MCP servers, compile the
+        graph; close on exit (stopping the servers). `environment` fills `${VAR}` in MCP_CONFIG;
+        by default it is the process environment, where the settings come from too."""
+        policy = Policy.load(settings.policy_file) if settings.policy_file else Policy.default()
         async with open_storage(settings.database_url) as storage:
             await migrate(storage.database, "agent", MIGRATIONS)
             tools = builtin_tools(storage.database)
             for module in settings.agent_tools:
                 tools += tools_in_module(module)
-            toolbox = Toolbox(tools)
-            gateway = LLMGateway(settings)
-            graph = AgentGraph(gateway, toolbox, ToolLedger(storage.database)).compile(
-                storage.saver
-            )
-            yield cls(storage, graph, toolbox, gateway)
+            variables = os.environ if environment is None else environment
+            async with open_mcp_tools(settings.mcp_config, variables) as mcp_tools:
+                toolbox = Toolbox([*tools, *mcp_tools])  # a name clash is a ConfigurationError
+                gateway = LLMGateway(settings)
+                graph = AgentGraph(gateway, toolbox, ToolLedger(storage.database), policy).compile(
+                    storage.saver
+                )
+                yield cls(storage, graph, toolbox, gateway)
 
     async def warm_up(self) -> None:
         """Pay the LLM client's first-call cost at start-up rather than on the first message."""
@@ -142,24 +156,66 @@ class Agent:
         decision: Decision,
         decided_by: str | None,
         also: Callable[[Transaction], Awaitable[object]] | None = None,
-    ) -> Pause:
-        """Store the decision on a pending pause, first wins; returns the pause it decides.
+    ) -> ApprovalTally:
+        """Store the decision on a pending pause, first wins; returns where the approval stands.
 
-        Durable before anyone is told (DESIGN §4 rule 8): once this returns, `apply` runs the
-        decision, in this process or, after a crash, in the next. `also` writes more in the
-        same transaction (the work that will apply it), so the two are never apart. Raises
-        ResumeRefused (nothing stored) or InvalidArguments (edited arguments that do not fit).
+        Durable before anyone is told (DESIGN §4 rule 8): once the returned tally is complete,
+        `apply` runs the decision, in this process or, after a crash, in the next. `also`
+        writes more in the same transaction (the work that will apply it), so the two are never
+        apart; it runs only when the decision is stored. A pause whose rule asks for two or more
+        approvals counts each approver once and stores the decision with the last one needed
+        (agent.approval_votes); one Deny ends it. Raises ResumeRefused (nothing stored) or
+        InvalidArguments (edited arguments that do not fit).
         """
         pause = await self._pause_in_checkpoint(thread_id)
         if pause is None or pause.interrupt_id != interrupt_id:
             raise await self._refusal(thread_id, interrupt_id)
         value = self._decision_value(pause, decision)
+        # one decision decides: complete, whoever (or whatever, for an expiry) took it
+        counted = ApprovalTally(1, (decided_by,)) if decided_by else ApprovalTally(0)
+        needed = pause.rule.approvals if pause.kind == "approval" else 1
         async with self.database.transaction() as transaction:
+            if needed > 1 and isinstance(decision, Approve | Edit):
+                counted = await self._count(transaction, pause, value, decided_by)
+                if not counted.complete:
+                    return counted
+                if counted.arguments is not None:
+                    value = {"kind": "edit", "arguments": counted.arguments}
             if not await self._pauses.decide(transaction, pause, value, decided_by):
                 raise ResumeRefused("already_handled")
             if also is not None:
                 await also(transaction)
-        return pause
+        return counted
+
+    async def _count(
+        self,
+        transaction: Transaction,
+        pause: Pause,
+        value: dict[str, Any],
+        voter: str | None,
+    ) -> ApprovalTally:
+        """One person's approval toward the pause's quorum, or why it does not count."""
+        if voter is None or voter == pause.requested_by:
+            raise ResumeRefused("own_request")
+        await transaction.serialize(serialization_key(pause.thread_id, pause.interrupt_id))
+        if await self._pauses.status(pause.thread_id, pause.interrupt_id, transaction) not in (
+            None,
+            "pending",
+        ):
+            raise ResumeRefused("already_handled")
+        edited = value.get("arguments") if value["kind"] == "edit" else None
+        counted = await approval_votes.vote(
+            transaction, pause.thread_id, pause.interrupt_id, voter, pause.rule.approvals, edited
+        )
+        if counted is None:
+            raise ResumeRefused("already_counted")
+        return counted
+
+    async def tally(self, pause: Pause) -> ApprovalTally:
+        """Who approved a pause so far, of how many its rule needs."""
+        return await approval_votes.tally(
+            self.database, pause.thread_id, pause.interrupt_id, pause.rule.approvals
+        )
 
     async def apply(self, thread_id: str, interrupt_id: str) -> AsyncGenerator[AgentEvent, None]:
         """Run the stored decision of a pause; the first event is `Resumed`.
@@ -196,7 +252,9 @@ class Agent:
         self, thread_id: str, interrupt_id: str, decision: Decision, decided_by: str | None = None
     ) -> AsyncGenerator[AgentEvent, None]:
         """Decide and apply in one go (the terminal chat); the first event is `Resumed`."""
-        await self.decide(thread_id, interrupt_id, decision, decided_by)
+        counted = await self.decide(thread_id, interrupt_id, decision, decided_by)
+        if not counted.complete:
+            return  # counted toward the quorum; the last approval needed continues the run
         async for event in self.apply(thread_id, interrupt_id):
             yield event
 
@@ -229,8 +287,18 @@ class Agent:
         return True
 
     async def expired_pauses(self, ttl_seconds: float) -> list[Pause]:
-        """Pauses that have waited longer than the TTL, from the database (survives restarts)."""
-        return await self._pauses.waiting_since_before(time.time() - ttl_seconds)
+        """Pauses that have waited longer than their rule's `expires_after` (else the TTL),
+        from the database (survives restarts)."""
+        now = time.time()
+        return [
+            pause
+            for pause in await self.waiting_pauses()
+            if now - pause.created_at > (pause.rule.expires_after or ttl_seconds)
+        ]
+
+    async def waiting_pauses(self) -> list[Pause]:
+        """Every recorded pause nobody has decided yet, oldest first."""
+        return await self._pauses.waiting_since_before(time.time())
 
     async def history(self, thread_id: str) -> list[dict[str, Any]]:
         """The thread's messages as stored in its checkpoint (OpenAI format, without our tags)."""
@@ -348,6 +416,8 @@ class Agent:
             return ToolStarted(data["call_id"], data["tool"], data["arguments"])
         if kind == "tool_finished":
             return ToolFinished(data["call_id"], data["tool"], data["ok"], data["result"])
+        if kind == "tool_denied":
+            return ToolDenied(data["call_id"], data["tool"], data["rule"], data["reason"])
         if kind == "failed":
             return Failed(data["message"], data["kind"], uuid.uuid4().hex[:8])
         raise ValueError(f"unknown stream event {kind!r}")
@@ -438,6 +508,7 @@ def _pause_of(snapshot: StateSnapshot) -> Pause | None:
         arguments=payload.get("arguments") or {},
         reason=payload.get("reason"),
         question=payload.get("question"),
+        rule=ApprovalRule.from_json(payload.get("rule")),
     )
 
 

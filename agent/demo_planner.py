@@ -3,6 +3,17 @@
 `plan_reply` reads the OpenAI-format messages (the person's request, or the tool results at the
 end) and returns a `DemoReply`; demo_model.py streams it through litellm. Reading the request's
 words is in demo_requests.py. Deterministic, so tests call it directly.
+
+Besides notes and reminders, it calls any offered tool (an MCP server's too) in one fixed form, so
+tools and policies can be tried with no key:
+
+    call tickets__close_ticket {"id": 3, "priority": "low"}
+    use tickets__list_tickets
+
+The JSON object is the call's arguments (none: `{}`); after the result it answers with a sentence
+quoting it, or saying it was denied, refused by the policy, expired or failed. "what tools do you
+have?" or "list tools" names the offered tools; a tool not offered or arguments that are not a
+JSON object get a reply saying so, never a call.
 """
 
 from __future__ import annotations
@@ -17,7 +28,9 @@ from typing import Any
 from agent import tool_results
 from agent.demo_requests import (
     Reminder,
+    ToolRequest,
     as_sentence,
+    asks_for_tools,
     clean_request,
     is_greeting,
     note_title,
@@ -25,11 +38,14 @@ from agent.demo_requests import (
     reminder_question,
     reminder_request,
     search_query,
+    tool_request,
 )
 
 SAVE_NOTE = "save_note"
 SEARCH_NOTES = "search_notes"
 ASK_HUMAN = "ask_human"
+BUILT_IN = (SAVE_NOTE, SEARCH_NOTES, ASK_HUMAN)
+CALL_FORM = 'call <tool> {"argument": "value"}'
 
 Message = Mapping[str, Any]
 
@@ -40,7 +56,7 @@ class DemoToolCall:
 
     id: str
     name: str
-    arguments: dict[str, str]
+    arguments: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -72,7 +88,7 @@ def plan_reply(messages: Sequence[Message], tool_names: Collection[str]) -> Demo
     )
 
 
-_Call = tuple[str, dict[str, str]]
+_Call = tuple[str, dict[str, Any]]
 
 
 def call_id(messages: Sequence[Message], index: int) -> str:
@@ -102,6 +118,10 @@ def _request(message: Message) -> str:
 
 
 def _reply_to_user(text: str, tool_names: Collection[str]) -> tuple[str, list[_Call]]:
+    if (request := tool_request(text)) is not None:
+        return _call_tool(request, tool_names)
+    if asks_for_tools(text):
+        return _list_tools(tool_names), []
     if (query := search_query(text)) is not None:
         if SEARCH_NOTES not in tool_names:
             return _unavailable("search notes", SEARCH_NOTES), []
@@ -114,6 +134,46 @@ def _reply_to_user(text: str, tool_names: Collection[str]) -> tuple[str, list[_C
 
 
 # ── replies to a person ─────────────────────────────────────────────────────────────────────
+
+
+def _call_tool(request: ToolRequest, tool_names: Collection[str]) -> tuple[str, list[_Call]]:
+    """The documented form: call the named tool with the JSON object as its arguments."""
+    if request.name not in tool_names:
+        return f"I don't have a tool called `{request.name}`. {_tools_sentence(tool_names)}", []
+    if request.problem:
+        example = json.dumps({"argument": "value"})
+        return (
+            f"I couldn't read the arguments for `{request.name}`: {request.problem}. "
+            f"Write them as one JSON object after the name, for example "
+            f"`call {request.name} {example}`, or leave them out for none.",
+            [],
+        )
+    # No words before the call: the card or the progress line shows it, and the answer after
+    # the result goes on in the same message.
+    return "", [(request.name, request.arguments)]
+
+
+def _list_tools(tool_names: Collection[str]) -> str:
+    if not tool_names:
+        return "No tools are available right now, so I can only chat."
+    listed = "\n".join(f"- `{name}`" for name in sorted(tool_names))
+    return (
+        f"I can call these tools:\n{listed}\n\n"
+        f"To call one, say `{CALL_FORM}`, for example `call {_example_tool(tool_names)}`."
+    )
+
+
+def _tools_sentence(tool_names: Collection[str]) -> str:
+    if not tool_names:
+        return "No tools are available right now."
+    names = ", ".join(f"`{name}`" for name in sorted(tool_names))
+    return f"The tools I have are {names}."
+
+
+def _example_tool(tool_names: Collection[str]) -> str:
+    """A tool to show in an example: one of the deployment's own if there is one."""
+    own = sorted(name for name in tool_names if name not in BUILT_IN)
+    return (own or sorted(tool_names))[0]
 
 
 def _save_notes(
@@ -168,6 +228,11 @@ def _help(greet: bool, tool_names: Collection[str], request: str = "") -> str:
         ),
     ]
     bullets = [f"- {line}" for name, line in skills if name in tool_names]
+    if tool_names:
+        bullets.append(
+            f"- **Call any tool**: say “call {_example_tool(tool_names)}”, with its arguments as "
+            "JSON after the name; “list tools” names them all."
+        )
     if not bullets:
         return f"{opening}\n\nNo tools are available right now, so I can only chat."
     return (
@@ -249,8 +314,7 @@ def _reply_to_results(
             lines.append(line)
             calls.extend(call)
         else:
-            first = result.content.splitlines()[0] if result.content else "(nothing)"
-            lines.append(f"The `{result.name}` tool answered: {first}")
+            lines.append(tool_outcome(result.name, result.content))
     text = "\n".join(f"- {line}" for line in lines) if several else "\n".join(lines)
     return text, calls
 
@@ -264,6 +328,8 @@ def save_outcome(content: str, title: str, name_it: bool = False) -> str:
             return f"Okay, I did not save {the_note}."
         ending = "" if reason[-1] in ".!?…" else "."
         return f"Okay, I did not save {the_note}. Reason given: {reason}{ending}"
+    if content.startswith(tool_results.REFUSED):
+        return f"I did not save {the_note}: the approval policy refuses it.{_refusal(content)}"
     if content.startswith(tool_results.EXPIRED):
         return f"Nobody approved saving {the_note} in time, so I did not save it."
     if content.startswith(tool_results.INTERRUPTED):
@@ -278,6 +344,42 @@ def save_outcome(content: str, title: str, name_it: bool = False) -> str:
         named = f" “{quoted[1]}”" if quoted else ""
         return f"Done — saved the note{named}, as edited by the approver."
     return f"Done — saved the note “{title}”." if title else "Done — saved the note."
+
+
+def tool_outcome(name: str, content: str) -> str:
+    """What happened to any other tool's call, read from its result, quoting what it said."""
+    tool = f"`{name}`"
+    if content.startswith(tool_results.DENIED):
+        reason = _after(tool_results.DENIED, content).removeprefix("Reason:").strip()
+        ending = "" if not reason or reason[-1] in ".!?…" else "."
+        given = f" Reason given: {reason}{ending}" if reason else ""
+        return f"Okay, {tool} did not run: it was not approved.{given}"
+    if content.startswith(tool_results.REFUSED):
+        return f"{tool} did not run: the approval policy refuses it.{_refusal(content)}"
+    if content.startswith(tool_results.EXPIRED):
+        return f"Nobody approved {tool} in time, so it did not run."
+    if content.startswith(tool_results.INTERRUPTED):
+        return f"{tool} did not run: the run was interrupted before it could run."
+    if content.startswith(tool_results.ERROR):
+        detail = _after(tool_results.ERROR, content) or "unknown error"
+        return f"{tool} failed: {as_sentence(detail)}"
+    edited = " as edited by the approver" if tool_results.EDITED_NOTE in content else ""
+    said = content.replace(tool_results.EDITED_NOTE, "")
+    lines = [line.strip() for line in said.splitlines() if line.strip()]
+    if not lines:
+        return f"Done — {tool} ran{edited} and returned nothing."
+    if len(lines) == 1:
+        return f"Done — {tool} ran{edited} and answered: {lines[0]}"
+    quoted = [f"> {line}" for line in lines[:10]]
+    if len(lines) > 10:
+        quoted.append(f"> …and {len(lines) - 10} more lines")
+    return f"{tool} ran{edited} and answered:\n" + "\n".join(quoted)
+
+
+def _refusal(content: str) -> str:
+    """The policy's reason, from a refused call's result, as a sentence to append (or "")."""
+    reason = _after(tool_results.REFUSED, content).removeprefix("Reason:").strip()
+    return f" Reason: {as_sentence(reason)}" if reason else ""
 
 
 def _after(prefix: str, content: str) -> str:
@@ -316,6 +418,7 @@ def _after_answer(
     not_answered = (
         tool_results.NO_ANSWER,
         tool_results.DENIED,
+        tool_results.REFUSED,
         tool_results.EXPIRED,
         tool_results.ERROR,
         tool_results.INTERRUPTED,

@@ -1,13 +1,17 @@
 """How the demo model reads a person's request: pure text functions, no state.
 
 English phrasings for saving and searching notes and for reminders, turned into what the
-planner needs (a query, note titles and bodies, a reminder's subject and whether it says when).
+planner needs (a query, note titles and bodies, a reminder's subject and whether it says when);
+and the one fixed form for calling any tool, `call <tool> {JSON arguments}`.
 """
 
 from __future__ import annotations
 
+import html
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 _MENTION = re.compile(r"<[@#!][^>]*>")
 _POLITE = (
@@ -64,6 +68,20 @@ _TIME = re.compile(
 _GREETING = re.compile(
     r"^(?:hi|hello|hey|hiya|howdy|yo|greetings|good\s+(?:morning|afternoon|evening))\b", re.I
 )
+_TOOL_CALL = re.compile(
+    rf"^{_POLITE}(?:call|use|run)\s+(?:the\s+)?(?:tool\s+)?`?(?P<name>[A-Za-z][\w.-]*)`?"
+    r"(?:\s+tool)?(?:\s+with)?\s*(?P<arguments>.*)$",
+    re.I | re.S,
+)
+_JSON_START = tuple("`{[\"“'")
+_STRAIGHT_QUOTES = str.maketrans("“”‘’", "\"\"''")
+_JSON_TYPES = {dict: "object", list: "array", str: "string", int: "number", float: "number"}
+_TOOLS_QUESTION = re.compile(
+    rf"^{_POLITE}(?:(?:what|which)\s+tools\b|(?:list|show|name)\s+(?:me\s+)?"
+    r"(?:the\s+|your\s+|all\s+(?:the\s+|your\s+)?|available\s+)?tools$|tools$|"
+    r"what\s+can\s+you\s+call$)",
+    re.I,
+)
 _ARTICLE = re.compile(r"^(?:the|a|an|my|our|some|to)\s+", re.I)
 _PRONOUNS = {
     "i": "you",
@@ -85,6 +103,18 @@ class Reminder:
     subject: str
     form: str  # "about", "to", "schedule" or "" (nothing said)
     has_time: bool
+
+
+@dataclass(frozen=True)
+class ToolRequest:
+    """A `call <tool> {JSON}` request: the tool's name and arguments, or why they are unreadable.
+
+    `problem` is empty when `arguments` were read; otherwise it says what is wrong with them.
+    """
+
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    problem: str = ""
 
 
 def clean_request(text: str) -> str:
@@ -149,6 +179,45 @@ def reminder_request(text: str) -> Reminder | None:
     if match := _SCHEDULE.search(text):
         return Reminder(match["rest"].strip(), "schedule", has_time)
     return None
+
+
+def tool_request(text: str) -> ToolRequest | None:
+    """`call <tool>`, `use <tool> {"a": 1}` or `run the tool <tool> with {…}`: any tool, by name.
+
+    The arguments are a JSON object; Slack's escaping (`&lt;`, `&amp;`), code backticks and
+    typographic quotes around it are forgiven, since people paste it into a chat box. Other words
+    after a plain word ("use the notes to …") are not this form; after a tool-like name with an
+    underscore they are arguments that could not be read.
+    """
+    match = _TOOL_CALL.search(text)
+    if match is None:
+        return None
+    name, written = match["name"], match["arguments"].strip()
+    if not written:
+        return ToolRequest(name)
+    if not written.startswith(_JSON_START) and "_" not in name:
+        return None
+    return ToolRequest(name, *_json_arguments(html.unescape(written).strip("`").strip()))
+
+
+def _json_arguments(written: str) -> tuple[dict[str, Any], str]:
+    """The arguments as a JSON object, or an empty one and what is wrong with them."""
+    try:
+        value = json.loads(written)
+    except json.JSONDecodeError as error:
+        try:
+            value = json.loads(written.translate(_STRAIGHT_QUOTES))
+        except json.JSONDecodeError:
+            return {}, f"that is not valid JSON ({error.msg}, at character {error.pos + 1})"
+    if isinstance(value, dict):
+        return value, ""
+    kind = _JSON_TYPES.get(type(value), "true or false" if isinstance(value, bool) else "null")
+    return {}, f"that is a JSON {kind}, not an object"
+
+
+def asks_for_tools(text: str) -> bool:
+    """Whether the person asks which tools there are: "what tools do you have?", "list tools"."""
+    return _TOOLS_QUESTION.search(text) is not None
 
 
 def is_greeting(text: str) -> bool:

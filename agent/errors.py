@@ -15,13 +15,17 @@ from typing import Literal
 
 from agent.events import Pause
 
-RefusalReason = Literal["unknown_thread", "stale", "already_handled", "wrong_kind"]
+RefusalReason = Literal[
+    "unknown_thread", "stale", "already_handled", "wrong_kind", "already_counted", "own_request"
+]
 
 _REFUSAL_TEXT: dict[RefusalReason, str] = {
     "unknown_thread": "there is no conversation with that id",
     "stale": "that request was already answered; the conversation has moved on",
     "already_handled": "someone already answered this request",
     "wrong_kind": "that answer does not fit what was asked",
+    "already_counted": "your approval is already counted; it needs someone else's now",
+    "own_request": "the person who asked cannot count toward an approval by several people",
 }
 
 

@@ -6,7 +6,7 @@ can render it without knowing anything about LangGraph or litellm.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 JSONObject = dict[str, Any]
@@ -143,6 +143,27 @@ class ApprovalRule:
     expires_after: float | None = None
     remind_after: float | None = None
     escalate_to: tuple[str, ...] = ()
+
+    def to_json(self) -> JSONObject:
+        """The rule as JSON, for the interrupt (and so the checkpoint) and the pause record."""
+        return {
+            **asdict(self),
+            "approvers": list(self.approvers),
+            "escalate_to": list(self.escalate_to),
+        }
+
+    @classmethod
+    def from_json(cls, value: JSONObject | None) -> ApprovalRule:
+        """The rule a pause carries; pauses from before policies carry none: the default."""
+        if not value:
+            return cls()
+        return cls(
+            **{
+                **value,
+                "approvers": tuple(value.get("approvers") or ()),
+                "escalate_to": tuple(value.get("escalate_to") or ()),
+            }
+        )
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,12 @@
 """The agent graph of DESIGN §3.
 
-    START → llm ─(no tool calls)──────────────────────────▶ END
-             ├─(ask_human call)──▶ ask_human [interrupt] ──▶ llm
-             ├─(write tool call)─▶ approve   [interrupt] ─▶ tools ─▶ llm
-             └─(read tool calls)──────────────────────────▶ tools ─▶ llm
+    START → llm ─(no tool calls)──────────────────────────────▶ END
+             ├─(ask_human call)──────▶ ask_human [interrupt] ──▶ llm
+             ├─(policy: approve)─────▶ approve   [interrupt] ─▶ tools ─▶ llm
+             └─(policy: allow/deny)───────────────────────────▶ tools ─▶ llm
+
+The approval policy (agent.policy) decides each call from its tool and arguments; it is pure,
+so routing, the pause and the tools node all reach the same verdict for the same call.
 
 `approve` and `ask_human` only interrupt: LangGraph re-runs an interrupted node from its first
 line on resume, so anything else there would repeat. One call is decided per visit; several
@@ -32,10 +35,11 @@ from agent.builtin_tools import ASK_HUMAN
 from agent.errors import InvalidArguments
 from agent.ledger import PreviousRun, ToolLedger
 from agent.llm import LLMError, ModelReply
+from agent.policy import Policy, PolicyVerdict
 from agent.prompts import SYSTEM_PROMPT
 from agent.state import AgentState, Message, RunContext, last_assistant
 from agent.text_batches import TextBatcher
-from agent.toolkit import Tool, Toolbox, ToolContext
+from agent.toolkit import Tool, Toolbox, ToolContext, ToolFailed
 
 logger = logging.getLogger(__name__)
 
@@ -93,10 +97,13 @@ def _interrupted(call_ids: list[str]) -> list[Message]:
 class AgentGraph:
     """Builds the compiled graph from its parts; nothing global."""
 
-    def __init__(self, model: ModelClient, toolbox: Toolbox, ledger: ToolLedger) -> None:
+    def __init__(
+        self, model: ModelClient, toolbox: Toolbox, ledger: ToolLedger, policy: Policy
+    ) -> None:
         self._model = model
         self._toolbox = toolbox
         self._ledger = ledger
+        self._policy = policy
 
     def compile(
         self, checkpointer: BaseCheckpointSaver[Any]
@@ -136,15 +143,26 @@ class AgentGraph:
             name = call["function"]["name"]
             if name == ASK_HUMAN and self._question(call) is not None:
                 return call, "ask_human"
-            tool = self._toolbox.get(name)
-            arguments = parse_arguments(call)
-            if tool is not None and tool.write and arguments is not None:
-                try:
-                    tool.validate(arguments)
-                except InvalidArguments:
-                    continue  # the tools node reports the error; nobody approves a broken call
+            verdict = self._verdict(call, state["requested_by"])
+            if verdict is not None and verdict.outcome == "approve":
                 return call, "approve"
         return None
+
+    def _verdict(self, call: Message, requested_by: str) -> PolicyVerdict | None:
+        """What the policy says about a call; None when it cannot run at all (no such tool,
+        arguments that do not fit: the tools node reports it, nobody approves a broken call)."""
+        name = call["function"]["name"]
+        tool = self._toolbox.get(name)
+        arguments = parse_arguments(call)
+        if tool is None or arguments is None or name == ASK_HUMAN:
+            return None  # ask_human is a person's answer, never the policy's
+        try:
+            checked = tool.validate(arguments)
+        except InvalidArguments:
+            return None
+        return self._policy.decide(
+            tool.name, read_only=not tool.write, arguments=checked, user=requested_by
+        )
 
     @staticmethod
     def _question(call: Message) -> str | None:
@@ -189,6 +207,8 @@ class AgentGraph:
         assert found is not None and found[1] == "approve"  # routing sent us here for this call
         call = found[0]
         message = last_assistant(state) or {}
+        verdict = self._verdict(call, state["requested_by"])
+        assert verdict is not None and verdict.approval is not None  # routing checked it
         decision = interrupt(
             {
                 "kind": "approval",
@@ -198,6 +218,7 @@ class AgentGraph:
                 "reason": (message.get("content") or "").strip() or None,
                 "requested_by": state["requested_by"],
                 "created_at": time.time(),
+                "rule": verdict.approval.to_json(),
             }
         )
         return {"decisions": {**state["decisions"], call["id"]: decision}}
@@ -224,18 +245,21 @@ class AgentGraph:
         for call in message.get("tool_calls") or []:
             context = ToolContext(thread_id, state["requested_by"], call["id"])
             decision = state["decisions"].get(call["id"])
-            content = await self._run_call(call, decision, context, runtime.stream_writer)
+            verdict = self._verdict(call, state["requested_by"])
+            content = await self._run_call(call, verdict, decision, context, runtime.stream_writer)
             results.append({"role": "tool", "tool_call_id": call["id"], "content": content})
         return {"messages": results, "decisions": {}}
 
     async def _run_call(
         self,
         call: Message,
+        verdict: PolicyVerdict | None,
         decision: dict[str, Any] | None,
         context: ToolContext,
         write: Writer,
     ) -> str:
-        """The result the model reads for one call; runs the tool only when it may."""
+        """The result the model reads for one call; runs the tool only when the policy and,
+        where it asks for one, a person's decision let it."""
         name = call["function"]["name"]
         kind = (decision or {}).get("kind")
         if name == ASK_HUMAN:
@@ -250,13 +274,23 @@ class AgentGraph:
         arguments = parse_arguments(call)
         if arguments is None:
             return f"{tool_results.ERROR} the arguments were not a JSON object."
-        if tool.write:
+        if verdict is not None and verdict.outcome == "deny":
+            return self._refuse(call, verdict, write)
+        if verdict is not None and verdict.outcome == "approve":
             if kind == "deny":
                 return tool_results.denied(decision.get("reason"))  # type: ignore[union-attr]
             if kind == "expire":
                 return tool_results.EXPIRED
             if kind == "edit":
                 arguments = dict(decision["arguments"])  # type: ignore[index]
+                edited = self._policy.decide(
+                    tool.name,
+                    read_only=not tool.write,
+                    arguments=arguments,
+                    user=context.requested_by,
+                )
+                if edited.outcome == "deny":  # an approver cannot edit their way past a deny
+                    return self._refuse(call, edited, write)
             elif kind != "approve":
                 try:
                     tool.validate(arguments)
@@ -271,6 +305,20 @@ class AgentGraph:
         if kind == "edit":
             result = f"{result}\n{tool_results.EDITED_NOTE}"
         return result
+
+    @staticmethod
+    def _refuse(call: Message, verdict: PolicyVerdict, write: Writer) -> str:
+        reason = verdict.reason or "the approval policy does not allow it"
+        write(
+            {
+                "type": "tool_denied",
+                "call_id": call["id"],
+                "tool": call["function"]["name"],
+                "rule": verdict.rule,
+                "reason": reason,
+            }
+        )
+        return tool_results.refused(reason)
 
     async def _execute(
         self, name: str, arguments: dict[str, Any], context: ToolContext, write: Writer
@@ -294,7 +342,13 @@ class AgentGraph:
         try:
             result, ok = await tool.run(arguments, context), True
         except Exception as exc:  # a tool's failure is the model's to read, not the run's end
-            logger.warning("tool %s failed (call %s)", name, context.call_id, exc_info=True)
+            logger.warning(
+                "tool %s failed (call %s): %s",
+                name,
+                context.call_id,
+                exc,
+                exc_info=not isinstance(exc, ToolFailed),
+            )
             result, ok = tool_results.error(exc), False
         await self._ledger.finish(context.thread_id, context.call_id, ok=ok, result=result)
         write(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from agent.database import Database, Row, Transaction
-from agent.events import Pause
+from agent.events import ApprovalRule, Pause
 
 PauseStatus = Literal["pending", "decided", "resolved", "superseded"]
 
@@ -72,9 +72,11 @@ class PauseBook:
         else:
             await self._database.execute(sql, params)
 
-    async def status(self, thread_id: str, interrupt_id: str) -> PauseStatus | None:
+    async def status(
+        self, thread_id: str, interrupt_id: str, transaction: Transaction | None = None
+    ) -> PauseStatus | None:
         """The record's status, or None when no such pause was ever recorded."""
-        row = await self._database.fetch_one(
+        row = await (transaction or self._database).fetch_one(
             "SELECT status FROM pauses WHERE thread_id = ? AND interrupt_id = ?",
             (thread_id, interrupt_id),
         )
@@ -153,6 +155,7 @@ def _pause(row: Row) -> Pause:
         arguments=payload["arguments"],
         reason=payload["reason"],
         question=payload["question"],
+        rule=ApprovalRule.from_json(payload.get("rule")),
     )
 
 
@@ -164,4 +167,5 @@ def _payload(pause: Pause) -> dict[str, Any]:
         "arguments": pause.arguments,
         "reason": pause.reason,
         "question": pause.question,
+        "rule": pause.rule.to_json(),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agent.approval_votes import APPROVAL_VOTES_TABLE
 from agent.builtin_tools import NOTES_CALL_INDEX, NOTES_TABLE
 from agent.ledger import TOOL_RUNS_TABLE
 from agent.migrations import Migration, add_columns
@@ -25,4 +26,5 @@ MIGRATIONS = (
             OLD_CLAIMS,
         ),
     ),
+    Migration(2, "approval votes: two-person approval", (APPROVAL_VOTES_TABLE,)),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field, SecretStr
+from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -35,3 +35,9 @@ class AgentSettings(BaseSettings):
     agent_tools: CommaSeparated = Field(default_factory=list)
     mcp_config: Path | None = None
     policy_file: Path | None = None
+
+    @field_validator("mcp_config", "policy_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`POLICY_FILE=` (as .env.example has it) means no file, not the current directory."""
+        return None if isinstance(value, str) and not value.strip() else value

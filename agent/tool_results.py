@@ -8,6 +8,7 @@ from __future__ import annotations
 
 DENIED = "DENIED: the team did not approve this action, so it did not run."
 EXPIRED = "NOT APPROVED (expired): nobody approved this action in time, so it did not run."
+REFUSED = "REFUSED by policy: this action is not allowed, so it did not run."
 ERROR = "ERROR:"
 EDITED_NOTE = "(The approver edited the arguments before approving; they ran as edited.)"
 INTERRUPTED = "NOT RUN: the run was interrupted before this call could run."
@@ -16,6 +17,11 @@ INTERRUPTED = "NOT RUN: the run was interrupted before this call could run."
 def denied(reason: str | None) -> str:
     """The result of a denied call, with the approver's reason when they gave one."""
     return f"{DENIED} Reason: {reason}" if reason else DENIED
+
+
+def refused(reason: str) -> str:
+    """The result of a call the approval policy refuses."""
+    return f"{REFUSED} Reason: {reason}"
 
 
 def error(exc: BaseException) -> str:

@@ -21,6 +21,8 @@ import aiohttp
 from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from agent import ApprovalRule
+
 logger = logging.getLogger(__name__)
 
 Action = Literal["approve", "deny", "stop"]
@@ -45,6 +47,25 @@ class Verdict:
 
 
 ALLOWED = Verdict(True)
+QUORUM_SELF = "You asked for this, and it needs {needed} approvals from other people."
+
+
+@dataclass(frozen=True)
+class _Deciders:
+    """Who may decide one request: users, and groups whose members may."""
+
+    users: tuple[str, ...]
+    groups: tuple[str, ...]
+
+    @property
+    def anyone(self) -> bool:
+        return not (self.users or self.groups)
+
+    def describe(self, *first: str) -> str:
+        names = [*first, *(f"<@{user}>" for user in self.users)]
+        if self.groups:
+            names.append("members of " + join_or([f"<!subteam^{g}>" for g in self.groups]))
+        return join_or(names)
 
 
 class ApproverPolicy:
@@ -78,16 +99,33 @@ class ApproverPolicy:
         """Whether APPROVERS names anyone (unset: anyone in the conversation may approve)."""
         return bool(self._users or self._groups)
 
-    async def check(self, clicker: str, requested_by: str, action: Action) -> Verdict:
-        """May `clicker` do `action` on a request made by `requested_by`? Asks Slack if needed."""
-        if action == "approve" and clicker == requested_by and not self._allow_self_approval:
-            return Verdict(False, SELF_APPROVAL)
+    async def check(
+        self,
+        clicker: str,
+        requested_by: str,
+        action: Action,
+        rule: ApprovalRule | None = None,
+        *,
+        escalated: bool = False,
+    ) -> Verdict:
+        """May `clicker` do `action` on a request made by `requested_by`? Asks Slack if needed.
+
+        `rule` is the policy rule the pause carries: its approvers replace APPROVERS, its
+        `allow_self` replaces ALLOW_SELF_APPROVAL, and once `escalated` its `escalate_to` may
+        decide too. The requester never counts toward an approval by two or more people.
+        """
+        deciders = self._deciders(rule, escalated)
+        if action == "approve" and clicker == requested_by:
+            if rule is not None and rule.approvals > 1:
+                return Verdict(False, QUORUM_SELF.format(needed=rule.approvals))
+            if not self._self_allowed(rule):
+                return Verdict(False, SELF_APPROVAL)
         if action != "approve" and clicker == requested_by:
             return ALLOWED  # withdrawing your own request is always harmless
-        if not self.restricted or clicker in self._users:
+        if deciders.anyone or clicker in deciders.users:
             return ALLOWED
         failed = False
-        for group in self._groups:
+        for group in deciders.groups:
             try:
                 members = await self._group_members(group)
             except _LOOKUP_ERRORS as exc:
@@ -98,7 +136,43 @@ class ApproverPolicy:
                 return ALLOWED
         if failed:
             return Verdict(False, CHECK_FAILED.format(action=action))
-        return Verdict(False, self._refusal(action, requested_by))
+        return Verdict(False, self._refusal(action, requested_by, deciders))
+
+    async def people(self, rule: ApprovalRule | None, *, escalated: bool = False) -> set[str]:
+        """Everyone named as a decider, groups expanded; empty when anyone may decide.
+
+        A group Slack cannot list right now is left out (its members see the card where
+        it was posted): this is for telling people, never for allowing them.
+        """
+        deciders = self._deciders(rule, escalated)
+        people = set(deciders.users)
+        for group in deciders.groups:
+            try:
+                people |= await self._group_members(group)
+            except _LOOKUP_ERRORS as exc:
+                logger.warning("could not list members of user group %s: %s", group, exc)
+        return people
+
+    def who(self, rule: ApprovalRule | None, *, escalated: bool = False) -> tuple[str, ...]:
+        """The user and group ids who may decide (empty: anyone in the conversation)."""
+        deciders = self._deciders(rule, escalated)
+        return (*deciders.users, *deciders.groups)
+
+    def _deciders(self, rule: ApprovalRule | None, escalated: bool) -> _Deciders:
+        ids: tuple[str, ...] = (*self._users, *self._groups)
+        if rule is not None and rule.approvers:
+            ids = rule.approvers
+        if rule is not None and escalated:
+            ids = (*ids, *rule.escalate_to) if ids else ()  # anyone already includes them
+        return _Deciders(
+            tuple(dict.fromkeys(i for i in ids if _USER_ID.match(i))),
+            tuple(dict.fromkeys(i for i in ids if _GROUP_ID.match(i))),
+        )
+
+    def _self_allowed(self, rule: ApprovalRule | None) -> bool:
+        if rule is not None and rule.allow_self is not None:
+            return rule.allow_self
+        return self._allow_self_approval
 
     def describe(self) -> str:
         """Who may approve, in mrkdwn for help text.
@@ -115,16 +189,13 @@ class ApproverPolicy:
             text += " Nobody can approve their own request."
         return text + " The person who asked can always deny or stop their own request."
 
-    def _refusal(self, action: Action, requested_by: str) -> str:
+    def _refusal(self, action: Action, requested_by: str, deciders: _Deciders) -> str:
         if action == "approve":
-            return f"Only {self._who()} can approve this."
-        return f"Only {self._who(f'<@{requested_by}> (who asked)')} can {action} this."
+            return f"Only {deciders.describe()} can approve this."
+        return f"Only {deciders.describe(f'<@{requested_by}> (who asked)')} can {action} this."
 
     def _who(self, *first: str) -> str:
-        names = [*first, *(f"<@{user}>" for user in self._users)]
-        if self._groups:
-            names.append("members of " + _join_or([f"<!subteam^{g}>" for g in self._groups]))
-        return _join_or(names)
+        return _Deciders(self._users, self._groups).describe(*first)
 
     async def _group_members(self, group: str) -> frozenset[str]:
         """Members of `group`, cached; concurrent callers share one lookup; failures not cached."""
@@ -152,7 +223,7 @@ class ApproverPolicy:
             done.exception()  # retrieved, so an unawaited failure is not logged as lost
 
 
-def _join_or(items: Sequence[str]) -> str:
+def join_or(items: Sequence[str]) -> str:
     """Slack-style list: `a`, `a or b`, `a, b or c`."""
     if len(items) <= 1:
         return "".join(items)

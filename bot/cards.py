@@ -7,10 +7,14 @@ will run, escaped as untrusted text; only mentions and dates the bot writes itse
 from __future__ import annotations
 
 import json
+import re
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from bot.approvers import join_or
+from bot.argument_text import ShownArgument, in_words, label, shown_arguments
 from bot.formatting import escape_mrkdwn
 
 Block = dict[str, Any]
@@ -25,12 +29,16 @@ RETRY = "countersign_retry"
 DENY_MODAL = "countersign_deny_reason"
 EDIT_MODAL = "countersign_edit_arguments"
 
-SHOWN_VALUE_CHARS = 300
-SHOWN_NAME_CHARS = 100
 SHOWN_ARGUMENTS = 100
 """More would not fit in a message's 50 blocks; the rest are in the full-arguments modal."""
+ARGUMENT_BLOCKS = 36
+"""Blocks the arguments may take: the rest of the card's 50 are its headline, why, policy,
+approvals, buttons and footer."""
+DESCRIBED_UP_TO = 6
+"""A card with more arguments than this leaves out their descriptions: it is long already."""
 FULL_ARGUMENTS_AFTER = 30
 SHOWN_REASON_CHARS = 600
+SHOWN_RULE_CHARS = 300
 SECTION_CHARS = 2900
 INPUT_CHARS = 3000
 """The most a plain_text_input holds: longer values cannot be prefilled whole."""
@@ -76,15 +84,33 @@ class ApprovalCard:
     reason: str | None
     requested_by: str
     expires_at: float
+    schema: dict[str, Any] = field(default_factory=dict)
+    """The JSON schema of the tool's arguments: their order, titles and descriptions."""
+    original_arguments: dict[str, Any] | None = None
+    """What was proposed, when an edit changed it: each changed argument shows old → new."""
+    edited_by: str | None = None
+    """Who made that edit (shown while the card still waits for more approvals)."""
+    rule: str | None = None
+    """The policy rule that asked, e.g. "rule 2 (payments__refund, when args.amount > 500)";
+    None for the default rule, which needs no explaining."""
+    rule_reason: str | None = None
+    approvals_needed: int = 1
+    approved_by: tuple[str, ...] = ()
+    """Who approved so far, in order, while more approvals are needed."""
+    approvers: tuple[str, ...] = ()
+    """The user (U…/W…) and group (S…) ids who may decide; empty: anyone in the conversation."""
 
 
 Outcome = Literal["approved", "edited", "denied", "expired", "superseded"]
 
 
 def tool_in_words(name: str) -> str:
-    """`save_note` → "Save note"."""
-    words = name.replace("-", "_").split("_")
-    return " ".join(word for word in words if word).capitalize() or name
+    """`save_note` → "Save note"; an MCP server's `tickets__close_ticket` → "Close ticket ·
+    tickets": what it does first, then whose tool it is."""
+    server, separator, tool = name.partition("__")
+    if separator and server and tool:
+        return f"{in_words(tool)} · {server}"
+    return in_words(name)
 
 
 def slack_date(epoch: float, fallback: str = "soon") -> str:
@@ -93,17 +119,24 @@ def slack_date(epoch: float, fallback: str = "soon") -> str:
 
 
 def approval_blocks(card: ApprovalCard) -> list[Block]:
-    """The card as posted: what, why, who asked, when it expires, and the buttons."""
-    shortened = _any_shortened(card.arguments)
+    """The card as posted: what, why, who asked, when it expires, and the buttons.
+
+    A card still waiting for more approvals is rendered by this too (it keeps its buttons):
+    the same card always renders the same way.
+    """
+    arguments = _ArgumentBlocks.of(card, describe=True)
     buttons: list[Block] = [
         _button("Approve", APPROVE, card.ref.encode(), style="primary"),
         _button("Edit & approve", EDIT, card.ref.encode()),
         _button("Deny", DENY, card.ref.encode(), style="danger"),
     ]
-    if shortened:
+    if arguments.shortened:
         buttons.append(_button("Show full arguments", VIEW_ARGUMENTS, card.ref.encode()))
     return [
-        *_summary(card),
+        *_summary(card, arguments),
+        *_changed_by(card, arguments),
+        *_policy(card),
+        *_progress(card),
         {"type": "actions", "block_id": _block_id("decide"), "elements": buttons},
         _context(f"Requested by <@{card.requested_by}> · expires {slack_date(card.expires_at)}"),
     ]
@@ -113,21 +146,16 @@ def decided_blocks(
     card: ApprovalCard, outcome: Outcome, actor: str | None, at: float, detail: str | None = None
 ) -> list[Block]:
     """The same card after its end state: no buttons, and a line saying what happened."""
-    who = f"<@{actor}>" if actor else "nobody"
-    when = slack_date(at, "just now")
-    line = {
-        "approved": f"✅ Approved by {who} · {when}",
-        "edited": f"✏️ Edited and approved by {who} · {when}",
-        "denied": f"❌ Denied by {who} · {when}",
-        "expired": f"⌛ Expired {when}: nobody approved it, so nothing ran",
-        "superseded": "This request is no longer pending; nothing more will run from this card.",
-    }[outcome]
+    line = _outcome_line(card, outcome, actor, slack_date(at, "just now"))
     if detail:  # every line quoted, not just the first
         line += "\n>" + escape_mrkdwn(_shorten(detail, SHOWN_REASON_CHARS)).replace("\n", "\n>")
-    summary = _summary(card)
-    if outcome == "edited":
+    arguments = _ArgumentBlocks.of(card, describe=False)  # a record now: kept short
+    summary = _summary(card, arguments)
+    if outcome == "edited" and card.original_arguments is None:  # no old values to show
         summary[0]["text"]["text"] += " _(arguments edited by the approver)_"
-    return [*summary, _section(line)]
+    edited_here = outcome == "edited" and card.edited_by in (None, actor)
+    changed = [] if edited_here else _changed_by(card, arguments)
+    return [*summary, *changed, *_policy(card), _section(line)]
 
 
 def approval_fallback_text(card: ApprovalCard) -> str:
@@ -234,6 +262,7 @@ def edit_modal(card: ApprovalCard, schema: dict[str, Any]) -> View:
     A value too long for an input is not prefilled with a cut copy (submitting that would run
     the tool with the value cut short): its field starts empty and must be replaced.
     """
+    schema = schema or card.schema
     properties: dict[str, Any] = schema.get("properties", {})
     required = set(schema.get("required", []))
     blocks: list[Block] = []
@@ -241,7 +270,10 @@ def edit_modal(card: ApprovalCard, schema: dict[str, Any]) -> View:
     too_long: list[str] = []
     for name in properties or card.arguments:
         value = card.arguments.get(name)
-        is_text = properties.get(name, {}).get("type") == "string" or isinstance(value, str)
+        spec = properties.get(name)
+        spec = spec if isinstance(spec, dict) else {}
+        is_text = spec.get("type") == "string" or isinstance(value, str)
+        shown = label(name, spec)
         initial = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
         element: Block = {
             "type": "plain_text_input",
@@ -252,7 +284,7 @@ def edit_modal(card: ApprovalCard, schema: dict[str, Any]) -> View:
             "type": "input",
             "block_id": f"arg:{name}",
             "optional": name not in required,
-            "label": {"type": "plain_text", "text": (name if is_text else f"{name} (JSON)")[:2000]},
+            "label": {"type": "plain_text", "text": shown if is_text else f"{shown} (JSON)"},
             "element": element,
         }
         if value is not None and len(initial) > INPUT_CHARS:
@@ -383,44 +415,143 @@ def _too_long_hint(length: int) -> str:
     )
 
 
-def _summary(card: ApprovalCard) -> list[Block]:
+@dataclass(frozen=True)
+class _ArgumentBlocks:
+    """The arguments' part of a card, and whether the card had to leave any of it out."""
+
+    blocks: list[Block]
+    shortened: bool
+    changed: list[str]
+
+    @classmethod
+    def of(cls, card: ApprovalCard, *, describe: bool) -> _ArgumentBlocks:
+        """One line per argument, packed into sections; with `describe`, a described argument
+        ends its section and its description follows in small print (on short cards)."""
+        shown, total = shown_arguments(
+            card.arguments, card.schema, card.original_arguments, limit=SHOWN_ARGUMENTS
+        )
+        if not total:
+            return cls([_section("_No arguments._")], False, [])
+        blocks: list[Block] = []
+        lines: list[str] = []
+        placed: list[ShownArgument] = []
+        for argument in shown:
+            description = argument.description if describe and total <= DESCRIBED_UP_TO else None
+            fits = bool(lines) and len("\n".join([*lines, argument.line])) <= SECTION_CHARS
+            needed = len(blocks) + bool(lines) + (not fits) + bool(description)
+            if needed > ARGUMENT_BLOCKS - 1:  # one is kept for "…and N more"
+                break
+            if lines and not fits:
+                blocks.append(_section("\n".join(lines)))
+                lines = []
+            lines.append(argument.line)
+            placed.append(argument)
+            if description:
+                blocks += [_section("\n".join(lines)), _context(description)]
+                lines = []
+        if lines:
+            blocks.append(_section("\n".join(lines)))
+        if hidden := total - len(placed):
+            blocks.append(_context(f"…and {hidden} more arguments, not shown on the card."))
+        shortened = (
+            hidden > 0
+            or total > FULL_ARGUMENTS_AFTER
+            or any(argument.shortened for argument in placed)
+        )
+        return cls(blocks, shortened, [a.label for a in placed if a.changed])
+
+
+def _summary(card: ApprovalCard, arguments: _ArgumentBlocks) -> list[Block]:
     blocks = [_section(f"*Approval needed:* {escape_mrkdwn(tool_in_words(card.tool))}")]
     if card.reason:
         blocks.append(
             _section(f"*Why:* {escape_mrkdwn(_shorten(card.reason, SHOWN_REASON_CHARS))}")
         )
-    shown = list(card.arguments.items())[:SHOWN_ARGUMENTS]
-    fields = [
-        {
-            "type": "mrkdwn",
-            "text": f"*{escape_mrkdwn(_shorten(name, SHOWN_NAME_CHARS))}*\n{_shown_value(value)}",
-        }
-        for name, value in shown
-    ]
-    if not fields:
-        blocks.append(_section("_No arguments._"))
-    for start in range(0, len(fields), 10):
-        blocks.append(
-            {"type": "section", "block_id": _block_id("args"), "fields": fields[start : start + 10]}
-        )
-    if hidden := len(card.arguments) - len(shown):
-        blocks.append(_context(f"…and {hidden} more arguments, not shown on the card."))
-    return blocks
+    return [*blocks, *arguments.blocks]
 
 
-def _value_text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+def _changed_by(card: ApprovalCard, arguments: _ArgumentBlocks) -> list[Block]:
+    """Which arguments an edit changed, and by whom (the lines above show old → new)."""
+    if not arguments.changed:
+        return []
+    who = _mention(card.edited_by) if card.edited_by else "an approver"
+    changed = escape_mrkdwn(_shorten(", ".join(arguments.changed), SHOWN_REASON_CHARS))
+    return [_context(f"✏️ Changed by {who}: {changed}")]
 
 
-def _shown_value(value: Any) -> str:
-    return escape_mrkdwn(_shorten(_value_text(value), SHOWN_VALUE_CHARS)) or "_(empty)_"
+def _policy(card: ApprovalCard) -> list[Block]:
+    """Which policy rule asked for this approval, and its reason."""
+    if not card.rule:
+        return []
+    text = f"Asked by policy: {escape_mrkdwn(_shorten(card.rule, SHOWN_RULE_CHARS))}"
+    if card.rule_reason:
+        text += f" — {escape_mrkdwn(_shorten(card.rule_reason, SHOWN_REASON_CHARS))}"
+    return [_context(text)]
 
 
-def _any_shortened(arguments: dict[str, Any]) -> bool:
-    return len(arguments) > FULL_ARGUMENTS_AFTER or any(
-        len(name) > SHOWN_NAME_CHARS or len(_value_text(value)) > SHOWN_VALUE_CHARS
-        for name, value in arguments.items()
-    )
+def _progress(card: ApprovalCard) -> list[Block]:
+    """How many approvals it needs and has, and who may give them."""
+    parts: list[str] = []
+    approved = _approvals(card)
+    if card.approvals_needed > 1 and approved:
+        names = ", ".join(_mention(user) for user in approved)
+        parts.append(f"{len(approved)} of {card.approvals_needed} approvals: {names}")
+    elif card.approvals_needed > 1:
+        parts.append(f"Needs {card.approvals_needed} approvals")
+    if card.approvers:
+        parts.append(f"Can decide: {_deciders(card.approvers)}")
+    return [_context(" · ".join(parts))] if parts else []
+
+
+def _outcome_line(card: ApprovalCard, outcome: Outcome, actor: str | None, when: str) -> str:
+    who = f"<@{actor}>" if actor else "nobody"
+    earlier = [user for user in _approvals(card) if user != actor]
+    if outcome == "approved":
+        everyone = [*earlier, actor] if actor else earlier
+        return f"✅ Approved by {_join_and([_mention(u) for u in everyone]) or 'nobody'} · {when}"
+    if outcome == "edited":
+        also = f" · also approved by {_join_and([_mention(u) for u in earlier])}" if earlier else ""
+        return f"✏️ Edited and approved by {who}{also} · {when}"
+    had = ""
+    if card.approvals_needed > 1 and earlier:
+        names = ", ".join(_mention(user) for user in earlier)
+        had = f"{len(earlier)} of {card.approvals_needed} approvals ({names})"
+    if outcome == "denied":
+        return f"❌ Denied by {who} · {when}" + (f" · it had {had}" if had else "")
+    if outcome == "expired" and had:
+        return f"⌛ Expired {when} with only {had}, so nothing ran"
+    if outcome == "expired":
+        return f"⌛ Expired {when}: nobody approved it, so nothing ran"
+    return "This request is no longer pending; nothing more will run from this card."
+
+
+def _approvals(card: ApprovalCard) -> list[str]:
+    """Who approved so far, each person once."""
+    return list(dict.fromkeys(card.approved_by))
+
+
+_USER_ID = re.compile(r"[UW][A-Z0-9]+")
+_GROUP_ID = re.compile(r"S[A-Z0-9]+")
+
+
+def _mention(user: str) -> str:
+    """A mention of a user id; anything else is shown as text, so it cannot ping."""
+    return f"<@{user}>" if _USER_ID.fullmatch(user) else escape_mrkdwn(user)
+
+
+def _deciders(ids: Sequence[str]) -> str:
+    """`<@U1>, <@U2> or members of <!subteam^S1>`."""
+    groups = [f"<!subteam^{i}>" for i in ids if _GROUP_ID.fullmatch(i)]
+    names = [_mention(i) for i in ids if not _GROUP_ID.fullmatch(i)]
+    if groups:
+        names.append("members of " + join_or(groups))
+    return join_or(names)
+
+
+def _join_and(names: Sequence[str]) -> str:
+    """`a`, `a and b`, `a, b and c`."""
+    *first, last = names or [""]
+    return f"{', '.join(first)} and {last}" if first else last
 
 
 def _code_blocks(text: str) -> list[str]:
@@ -467,3 +598,8 @@ def _button(text: str, action_id: str, value: str, style: str | None = None) -> 
 def _block_id(kind: str) -> str:
     """Fresh on every render: Slack wants a new block_id when a message is updated."""
     return f"{kind}-{uuid.uuid4().hex[:8]}"
+
+
+def asked_in(channel: str) -> Block:
+    """The line on a card sent by DM: where the conversation it belongs to is."""
+    return _context(f"📨 You can decide this request from <#{channel}>.")

@@ -16,11 +16,19 @@ from typing import Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
 
-from agent import Approve, Decision, Deny, Edit, InvalidArguments, Pause, ResumeRefused
+from agent import (
+    ApprovalTally,
+    Approve,
+    Decision,
+    Deny,
+    Edit,
+    InvalidArguments,
+    Pause,
+    ResumeRefused,
+)
 from bot import cards
 from bot.approvers import Action
 from bot.conversations import Conversations
-from bot.pause_messages import approval_card
 from bot.request_checks import PayloadError, need_text, obj, objects, text
 from bot.runtime import BotRuntime
 from bot.store import ThreadRef
@@ -34,6 +42,8 @@ REFUSALS = {
     "stale": "This request is no longer pending: the conversation has moved on.",
     "unknown_thread": "I can't find the conversation this button belongs to.",
     "wrong_kind": "That answer doesn't fit this request.",
+    "already_counted": "Your approval is already counted; this needs someone else's approval now.",
+    "own_request": "You asked for this, and it needs approvals from other people.",
 }
 OLD_BUTTON = "This button is from an earlier version of the bot; ask again in the thread."
 
@@ -61,7 +71,7 @@ class ClickHandler:
         await ack()
         checked = await self._check(body, "deny")
         if checked is not None:
-            await self._open(body, cards.deny_modal(self._card(checked[1])))
+            await self._open(body, cards.deny_modal(await self._card(checked[1])))
 
     async def on_edit(self, ack: AsyncAck, body: Body) -> None:
         """Open the arguments form, prefilled with what would run."""
@@ -71,14 +81,14 @@ class ClickHandler:
             return
         pause = checked[1]
         schema = self._runtime.agent.tool_schema(pause.tool or "") or {}
-        await self._open(body, cards.edit_modal(self._card(pause), schema))
+        await self._open(body, cards.edit_modal(await self._card(pause), schema))
 
     async def on_view_arguments(self, ack: AsyncAck, body: Body) -> None:
         """Show the full arguments the card had to shorten (anyone in the conversation)."""
         await ack()
         checked = await self._check(body, None)
         if checked is not None:
-            await self._open(body, cards.arguments_modal(self._card(checked[1])))
+            await self._open(body, cards.arguments_modal(await self._card(checked[1])))
 
     async def on_stop(self, ack: AsyncAck, body: Body) -> None:
         """Stop the streaming answer this button belongs to: its starter or an approver may."""
@@ -149,7 +159,13 @@ class ClickHandler:
             self._retire_card(body)
             return None
         if action is not None:
-            verdict = await runtime.approvers.check(clicker, pause.requested_by, action)
+            verdict = await runtime.approvers.check(
+                clicker,
+                pause.requested_by,
+                action,
+                pause.rule,
+                escalated=await self._conversations.pauses.escalated(pause),
+            )
             if not verdict.allowed:
                 await self._refuse(body, pause_ref, clicker, "not allowed", verdict.explanation)
                 return None
@@ -164,13 +180,49 @@ class ClickHandler:
     ) -> None:
         """Store the decision with the work that applies it; the card says so once it runs."""
         clicker = _clicker(body)
-        refused = await self._conversations.accept_decision(
+        taken = await self._conversations.accept_decision(
             ref.thread_id, interrupt_id, decision, clicker
         )
-        if refused is not None:
-            pause_ref = cards.PauseRef(ref.thread_id, interrupt_id)
-            explanation = await self._explain(pause_ref, refused.reason, refused)
-            await self._refuse(body, pause_ref, clicker, refused.reason, explanation)
+        pause_ref = cards.PauseRef(ref.thread_id, interrupt_id)
+        if isinstance(taken, ResumeRefused):
+            explanation = await self._explain(pause_ref, taken.reason, taken)
+            await self._refuse(body, pause_ref, clicker, taken.reason, explanation)
+        elif not taken.complete:
+            await self._counted(body, ref, pause_ref, taken)
+
+    async def _counted(
+        self, body: Body, ref: ThreadRef, pause_ref: cards.PauseRef, tally: ApprovalTally
+    ) -> None:
+        """One approval of several: audit it, show the count on every copy of the card, and
+        tell the approver what happens next."""
+        clicker = _clicker(body)
+        pause = await self._runtime.agent.pending(ref.thread_id)
+        if pause is None or pause.interrupt_id != pause_ref.interrupt_id:
+            return  # decided meanwhile: its own item edits the card
+        edited = tally.edited_by == clicker and tally.approved_by == (clicker,)
+        await self._runtime.store.audit(
+            thread_id=ref.thread_id,
+            interrupt_id=pause_ref.interrupt_id,
+            action="approval counted",
+            actor=clicker,
+            tool=pause.tool,
+            arguments=tally.arguments if tally.arguments is not None else pause.arguments,
+            detail=f"{len(tally.approved_by)} of {tally.needed}" + (" (edited)" if edited else ""),
+        )
+        pauses = self._conversations.pauses
+
+        async def show() -> None:
+            await pauses.refresh(ref, pause, tally)
+
+        self._runtime.tasks.submit(show, name="show an approval count")
+        missing = tally.needed - len(tally.approved_by)
+        more = "1 more person approves" if missing == 1 else f"{missing} more people approve"
+        await self._tell(
+            body,
+            f"Your approval is counted ({len(tally.approved_by)} of {tally.needed}). "
+            f"It runs once {more}.",
+            ref.thread_id,
+        )
 
     async def _decide_submitted(
         self, body: Body, pause_ref: cards.PauseRef, decision: Decision, action: Action
@@ -258,8 +310,8 @@ class ClickHandler:
 
         self._runtime.tasks.submit(tell, name="tell a clicker")
 
-    def _card(self, pause: Pause) -> cards.ApprovalCard:
-        return approval_card(self._runtime.settings, pause)
+    async def _card(self, pause: Pause) -> cards.ApprovalCard:
+        return await self._conversations.pauses.card(pause)
 
 
 def _clicker(body: Body) -> str:

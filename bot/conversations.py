@@ -24,6 +24,7 @@ from typing import Any
 
 from agent import (
     Answer,
+    ApprovalTally,
     Approve,
     ConfigurationError,
     Decision,
@@ -185,8 +186,11 @@ class Conversations:
         interrupt_id: str,
         decision: Decision,
         actor: str | None,
-    ) -> ResumeRefused | None:
-        """Store a decision (first wins) with the item that applies it; the refusal if not."""
+    ) -> ResumeRefused | ApprovalTally:
+        """Store a decision (first wins) with the item that applies it; the refusal if not.
+
+        A tally that is not complete is an approval counted toward two-person approval: it is
+        stored, and nothing runs until the last approval needed."""
         ref = await self._store.conversation(thread_id)
 
         async def queue(transaction: Transaction) -> None:
@@ -198,13 +202,14 @@ class Conversations:
             "actor": actor,
         }
         try:
-            await self._agent.decide(thread_id, interrupt_id, decision, actor, also=queue)
+            counted = await self._agent.decide(thread_id, interrupt_id, decision, actor, also=queue)
         except ResumeRefused as refused:
             return refused
         except InvalidArguments as invalid:
             return ResumeRefused("wrong_kind", str(invalid))
-        self._wake.set()
-        return None
+        if counted.complete:
+            self._wake.set()
+        return counted
 
     async def stop(self, item_id: int, clicker: str) -> str | None:
         """Stop the answer of one item; why not, if it cannot be stopped.

@@ -9,28 +9,32 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from agent import Expire
+from agent import Expire, ResumeRefused
 from bot.conversations import Conversations
+from bot.reminders import Reminders
 from bot.runtime import BotRuntime
 
 logger = logging.getLogger(__name__)
 
 
 class ExpirySweeper:
-    """Finds pauses older than APPROVAL_TTL_SECONDS and decides them as expired."""
+    """Finds pauses older than their rule's `expires_after` (else APPROVAL_TTL_SECONDS) and
+    decides them as expired."""
 
     def __init__(self, runtime: BotRuntime, conversations: Conversations) -> None:
         self._runtime = runtime
         self._conversations = conversations
+        self._reminders = Reminders(runtime, conversations.pauses)
 
     def interval(self) -> float:
         """How often to look: often enough to be on time, rarely enough to cost nothing."""
         return max(0.2, min(30.0, self._runtime.settings.approval_ttl_seconds / 10))
 
     async def run_forever(self) -> None:
-        """Sweep now (catching up after a restart), then at every interval."""
+        """Remind and expire now (catching up after a restart), then at every interval."""
         while True:
             try:
+                await self._reminders.sweep()
                 await self.sweep()
             except Exception:
                 logger.exception("expiry sweep failed; trying again later")
@@ -44,7 +48,7 @@ class ExpirySweeper:
             refused = await self._conversations.accept_decision(
                 pause.thread_id, pause.interrupt_id, Expire(), None
             )
-            if refused is None:
+            if not isinstance(refused, ResumeRefused):
                 expired += 1
             else:
                 logger.info("pause %s was decided before it expired", pause.interrupt_id)

@@ -25,6 +25,11 @@ MIGRATIONS = (
         "the workspace's Slack budget, shared by replicas: buckets, 429 windows, streams",
         shared_budget.TABLES,
     ),
+    Migration(
+        5,
+        "approval cards sent by DM to deciders outside the conversation",
+        (store.PAUSE_COPIES_TABLE,),
+    ),
 )
 
 

@@ -102,6 +102,38 @@ class SlackCalls:
             ),
         )
 
+    async def members(self, channel: str) -> set[str]:
+        """Everyone in a conversation (every page of conversations.members)."""
+        members: set[str] = set()
+        cursor: str | None = None
+        while True:
+
+            async def page(cursor: str | None = cursor) -> Any:
+                return await self.client.conversations_members(
+                    channel=channel, cursor=cursor, limit=200
+                )
+
+            response = await self._calls.must_land("conversations.members", page)
+            members |= {str(member) for member in response.get("members") or []}
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None:
+                return members
+
+    async def direct(self, user: str, text: str, blocks: list[Block]) -> tuple[str, str]:
+        """Post to one person in their DM with the bot; (channel, ts). A dropped connection is
+        raised, not retried: a DM is a copy, and two of it would be worse than a late one."""
+        opened = await self._calls.must_land(
+            "conversations.open", lambda: self.client.conversations_open(users=user)
+        )
+        channel = str(opened["channel"]["id"])
+
+        async def send() -> str:
+            response = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+            return str(response["ts"])
+
+        ts = await self._calls.must_land("chat.postMessage", send, key=channel, policy=self._blind)
+        return channel, ts
+
     async def ephemeral(self, channel: str, user: str, text: str, thread_ts: str | None) -> None:
         """Tell one person something only they see (a refused click, a stale button)."""
         try:

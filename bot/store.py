@@ -76,6 +76,18 @@ def arguments_hash(arguments: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+PAUSE_COPIES_TABLE = """CREATE TABLE IF NOT EXISTS slack_pause_copies (
+    thread_id TEXT NOT NULL,
+    interrupt_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    message_ts TEXT NOT NULL,
+    sent_to TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (thread_id, interrupt_id, channel)
+)"""
+"""Copies of an approval card sent by DM to deciders outside the conversation."""
+
+
 class BotStore:
     """Reads and writes the bot's tables."""
 
@@ -148,6 +160,27 @@ class BotStore:
         )
         return SlackPlace(row["channel"], row["thread_ts"], row["message_ts"]) if row else None
 
+    async def remember_copy(
+        self, thread_id: str, interrupt_id: str, place: SlackPlace, sent_to: str
+    ) -> None:
+        """A copy of a pause's card, sent by DM to `sent_to`."""
+        await self.database.execute(
+            "INSERT INTO slack_pause_copies VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (thread_id, interrupt_id, place.channel, place.message_ts, sent_to, time.time()),
+        )
+
+    async def pause_copies(self, thread_id: str, interrupt_id: str) -> dict[str, SlackPlace]:
+        """The DM copies of a pause's card, by the person each was sent to."""
+        rows = await self.database.fetch_all(
+            "SELECT channel, message_ts, sent_to FROM slack_pause_copies"
+            " WHERE thread_id = ? AND interrupt_id = ? ORDER BY created_at",
+            (thread_id, interrupt_id),
+        )
+        return {
+            row["sent_to"]: SlackPlace(row["channel"], row["message_ts"], row["message_ts"])
+            for row in rows
+        }
+
     async def audit(
         self,
         *,
@@ -201,5 +234,5 @@ class BotStore:
         return row is not None
 
 
-_NOT_DECISIONS = "('refused', 'ran')"
+_NOT_DECISIONS = "('refused', 'ran', 'approval counted', 'reminded', 'escalated')"
 """Audit actions that record something other than a decision."""

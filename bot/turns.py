@@ -23,6 +23,7 @@ from agent import (
     QuestionAsked,
     Resumed,
     TextDelta,
+    ToolDenied,
     ToolFinished,
     ToolStarted,
 )
@@ -52,6 +53,11 @@ LANDING_SECONDS = 5.0
 def progress_line(tool: str) -> str:
     """What people see while a tool runs."""
     return PROGRESS.get(tool, f"⚙️ Running {cards.tool_in_words(tool)}…")
+
+
+def refusal_line(event: ToolDenied) -> str:
+    """What people see when the policy refuses a call: it is part of the answer, in order."""
+    return f"\n\n🚫 Not run: {cards.tool_in_words(event.tool)}. {event.reason}\n\n"
 
 
 @dataclass(frozen=True)
@@ -159,6 +165,8 @@ class TurnRenderer:
                     await on_tool(event)
             elif isinstance(event, ToolFinished):
                 streamer.set_status(None)
+            elif isinstance(event, ToolDenied):
+                await streamer.append(refusal_line(event))
             elif isinstance(event, Finished):
                 await streamer.finish(footer="⏹ Stopped." if event.stopped else None)
             elif isinstance(event, Failed):

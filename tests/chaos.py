@@ -883,8 +883,8 @@ def live_card(slack: SlackEmulator, conv: Conversation, title: str) -> Message |
 
 
 def card_line(title: str) -> str:
-    """How a card shows the note's title (a field: name, then value)."""
-    return f"*title*\n{title}\n"
+    """How a card shows the note's title (a line: label, then value)."""
+    return f"*Title:* {title}\n"
 
 
 def is_card(text: str) -> bool:

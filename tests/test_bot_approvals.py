@@ -166,7 +166,7 @@ async def test_edit_and_approve_runs_the_edited_arguments(
         assert await notes(bot) == [("Sparkling", "Two crates.")]
         decided = bot.slack.message(CHANNEL, card.ts).visible_text()
         assert "Edited and approved by <@UBOB>" in decided
-        assert "Sparkling" in decided and "edited" in decided
+        assert "*Title:* ~Water~ → Sparkling\n" in decided  # what the approver changed
 
 
 async def test_approvers_setting_refuses_others_and_keeps_the_buttons(

@@ -39,7 +39,7 @@ def plan(*messages: dict[str, Any], tools: set[str] = TOOLS) -> DemoReply:
     return plan_reply([SYSTEM, *messages], tools)
 
 
-def made(reply: DemoReply) -> list[tuple[str, dict[str, str]]]:
+def made(reply: DemoReply) -> list[tuple[str, dict[str, Any]]]:
     return [(call.name, call.arguments) for call in reply.tool_calls]
 
 
@@ -324,3 +324,199 @@ def test_chunks_are_text_then_calls_then_the_end() -> None:
         assert json.loads("".join(pieces)) == call.arguments
     assert stream[-1]["is_finished"]
     assert stream[-1]["finish_reason"] == "tool_calls"
+
+
+# ── any tool, in the documented form ────────────────────────────────────────────────────────
+
+TICKETS = {
+    "save_note",
+    "tickets__list_tickets",
+    "tickets__close_ticket",
+    "tickets__refund_customer",
+}
+
+
+def test_call_form_calls_an_offered_tool_with_the_json_object() -> None:
+    reply = plan(
+        user('<@U0BOT> call tickets__close_ticket {"id": 3, "priority": "low"}'), tools=TICKETS
+    )
+    assert made(reply) == [("tickets__close_ticket", {"id": 3, "priority": "low"})]
+    assert reply.text == ""  # the card or the progress line says what is being called
+
+
+@pytest.mark.parametrize(
+    ("request_text", "call"),
+    [
+        ("use tickets__list_tickets", ("tickets__list_tickets", {})),
+        ("please call `tickets__list_tickets`", ("tickets__list_tickets", {})),
+        (
+            'run the tool tickets__list_tickets with {"status": "all"}',
+            ("tickets__list_tickets", {"status": "all"}),
+        ),
+        (
+            "call tickets__list_tickets ```{“status”: “closed”}```",
+            ("tickets__list_tickets", {"status": "closed"}),
+        ),
+        (
+            'call tickets__refund_customer {"ticket_id": 4, "amount": 900, "currency": "EUR"}',
+            ("tickets__refund_customer", {"ticket_id": 4, "amount": 900, "currency": "EUR"}),
+        ),
+        (
+            'call save_note {"title": "A &amp; B", "body": "x &lt; y"}',
+            ("save_note", {"title": "A & B", "body": "x < y"}),
+        ),
+    ],
+)
+def test_call_form_variations(request_text: str, call: tuple[str, dict[str, Any]]) -> None:
+    assert made(plan(user(request_text), tools=TICKETS)) == [call]
+
+
+def test_a_tool_that_is_not_offered_is_named_and_the_offered_ones_listed() -> None:
+    reply = plan(user('call tickets__delete_ticket {"id": 1}'), tools=TICKETS)
+    assert reply.tool_calls == ()
+    assert reply.text == (
+        "I don't have a tool called `tickets__delete_ticket`. The tools I have are `save_note`, "
+        "`tickets__close_ticket`, `tickets__list_tickets`, `tickets__refund_customer`."
+    )
+    assert "No tools are available" in plan(user("use tickets__list_tickets"), tools=set()).text
+
+
+@pytest.mark.parametrize(
+    ("request_text", "problem"),
+    [
+        ("call tickets__close_ticket {id: 3}", "not valid JSON (Expecting property name"),
+        ('call tickets__close_ticket {"id": 3', "not valid JSON"),
+        ("call tickets__close_ticket [3]", "that is a JSON array, not an object"),
+        ("call tickets__close_ticket 3", "that is a JSON number, not an object"),
+        ("call tickets__close_ticket with id 3 and priority low", "not valid JSON"),
+    ],
+)
+def test_unreadable_arguments_get_a_helpful_reply_not_a_call(
+    request_text: str, problem: str
+) -> None:
+    reply = plan(user(request_text), tools=TICKETS)
+    assert reply.tool_calls == ()
+    assert reply.text.startswith("I couldn't read the arguments for `tickets__close_ticket`: ")
+    assert problem in reply.text
+    assert 'for example `call tickets__close_ticket {"argument": "value"}`' in reply.text
+
+
+def test_ordinary_sentences_with_use_are_not_tool_calls() -> None:
+    reply = plan(user("use the notes to plan the launch"), tools=TICKETS)
+    assert reply.tool_calls == ()
+    assert "I don't have a tool" not in reply.text
+
+
+@pytest.mark.parametrize(
+    "request_text", ["what tools do you have?", "List tools", "which tools can you use", "tools"]
+)
+def test_asking_for_tools_lists_the_offered_ones(request_text: str) -> None:
+    reply = plan(user(request_text), tools=TICKETS)
+    assert reply.tool_calls == ()
+    assert reply.text == (
+        "I can call these tools:\n"
+        "- `save_note`\n"
+        "- `tickets__close_ticket`\n"
+        "- `tickets__list_tickets`\n"
+        "- `tickets__refund_customer`\n\n"
+        'To call one, say `call <tool> {"argument": "value"}`, '
+        "for example `call tickets__close_ticket`."
+    )
+    assert plan(user(request_text), tools=set()).text == (
+        "No tools are available right now, so I can only chat."
+    )
+
+
+def test_the_overview_teaches_the_call_form_with_a_real_tool() -> None:
+    overview = plan(user("hi"), tools=TICKETS).text
+    assert "- **Call any tool**: say “call tickets__close_ticket”" in overview
+    assert "“list tools”" in overview
+    assert "Call any tool" not in plan(user("hi"), tools=set()).text
+
+
+CLOSE = ("call_c", "tickets__close_ticket", {"id": 3, "priority": "low"})
+
+
+def after_close(content: str) -> str:
+    asked = user('call tickets__close_ticket {"id": 3, "priority": "low"}')
+    return plan(asked, calls(CLOSE, text="…"), result("call_c", content), tools=TICKETS).text
+
+
+def test_after_any_tool_its_one_line_answer_is_quoted() -> None:
+    assert after_close("Closed ticket #3 “Printer on floor 2 is out of paper”.") == (
+        "Done — `tickets__close_ticket` ran and answered: "
+        "Closed ticket #3 “Printer on floor 2 is out of paper”."
+    )
+
+
+def test_after_any_tool_a_longer_answer_is_quoted_line_by_line() -> None:
+    listing = "2 open ticket(s):\n- #1 [open, high] VPN drops\n\n- #3 [open, low] Printer"
+    reply = plan(
+        user("use tickets__list_tickets"),
+        calls(("call_l", "tickets__list_tickets", {})),
+        result("call_l", listing),
+        tools=TICKETS,
+    )
+    assert reply == DemoReply(
+        text="`tickets__list_tickets` ran and answered:\n"
+        "> 2 open ticket(s):\n> - #1 [open, high] VPN drops\n> - #3 [open, low] Printer"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "text"),
+    [
+        (
+            tool_results.denied("close it tomorrow"),
+            "Okay, `tickets__close_ticket` did not run: it was not approved. "
+            "Reason given: close it tomorrow.",
+        ),
+        (
+            tool_results.denied(None),
+            "Okay, `tickets__close_ticket` did not run: it was not approved.",
+        ),
+        (
+            tool_results.refused("Deleting is not allowed from Slack."),
+            "`tickets__close_ticket` did not run: the approval policy refuses it. "
+            "Reason: Deleting is not allowed from Slack.",
+        ),
+        (
+            tool_results.EXPIRED,
+            "Nobody approved `tickets__close_ticket` in time, so it did not run.",
+        ),
+        (
+            tool_results.INTERRUPTED,
+            "`tickets__close_ticket` did not run: the run was interrupted before it could run.",
+        ),
+        (
+            f"{tool_results.ERROR} There is no ticket #3",
+            "`tickets__close_ticket` failed: There is no ticket #3.",
+        ),
+        (
+            f"Closed ticket #4 “VPN”.\n{tool_results.EDITED_NOTE}",
+            "Done — `tickets__close_ticket` ran as edited by the approver and answered: "
+            "Closed ticket #4 “VPN”.",
+        ),
+        ("", "Done — `tickets__close_ticket` ran and returned nothing."),
+    ],
+)
+def test_after_any_tool_what_happened_to_it_is_said(content: str, text: str) -> None:
+    assert after_close(content) == text
+
+
+def test_a_note_the_policy_refuses_is_not_reported_saved() -> None:
+    reply = after_save(tool_results.refused("Notes are read-only this week."))
+    assert reply.text == (
+        "I did not save the note: the approval policy refuses it. "
+        "Reason: Notes are read-only this week."
+    )
+
+
+def test_tool_call_arguments_stream_as_the_json_that_was_asked_for() -> None:
+    reply = plan(
+        user('call tickets__refund_customer {"ticket_id": 4, "amount": 900.5}'), tools=TICKETS
+    )
+    uses = [use for chunk in chunks(reply) if (use := chunk.get("tool_use")) is not None]
+    streamed = "".join(use["function"]["arguments"] or "" for use in uses)
+    assert json.loads(streamed) == {"ticket_id": 4, "amount": 900.5}
+    assert uses[0]["function"]["name"] == "tickets__refund_customer"

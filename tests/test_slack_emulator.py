@@ -196,6 +196,62 @@ async def test_directory_methods(slack: SlackEmulator, client: AsyncWebClient) -
     assert error.response["error"] == "channel_not_found"
 
 
+async def test_conversations_open_finds_or_makes_the_dm_with_one_person(
+    recorder: Recorder, slack: SlackEmulator, client: AsyncWebClient
+) -> None:
+    """The bot's DM with someone: the one it has, or a new one that works like any DM."""
+    bob = await client.conversations_open(users="UBOB")
+    assert (bob["channel"], bob["already_open"], bob["no_op"]) == ({"id": "D0BOB"}, True, True)
+
+    carol = await client.conversations_open(users=["UCAROL"], return_im=True)
+    im = carol["channel"]
+    assert im["id"].startswith("D") and im["id"] not in ("D0ALICE", "D0BOB")
+    assert (im["is_im"], im["user"], "already_open" in carol) == (True, "UCAROL", False)
+    again = await client.conversations_open(users="UCAROL")
+    assert (again["channel"], again["already_open"]) == ({"id": im["id"]}, True)
+    resumed = await client.conversations_open(channel=im["id"], return_im=True)
+    assert resumed["channel"]["user"] == "UCAROL"
+
+    members = (await client.conversations_members(channel=im["id"]))["members"]
+    assert sorted(members) == ["UBOT", "UCAROL"]
+    general = (await client.conversations_members(channel="C0GENERAL"))["members"]
+    assert sorted(general) == ["UALICE", "UBOB", "UBOT", "UCAROL"]
+    info = (await client.conversations_info(channel=im["id"]))["channel"]
+    assert (info["is_im"], info["user"]) == (True, "UCAROL")
+
+    card = [section("Approve?"), actions(button("approve", value="i-1"))]
+    ts = (await client.chat_postMessage(channel=im["id"], text="Approve?", blocks=card))["ts"]
+    delivery = await slack.click("UCAROL", im["id"], ts, "approve")
+    assert delivery.status == 200
+    payload = json.loads(parse_qs(recorder.requests[0][1].decode())["payload"][0])
+    assert payload["channel"]["id"] == im["id"] and payload["user"]["id"] == "UCAROL"
+
+    missing = await api_error(client.api_call("conversations.open", params={"users": ""}))
+    assert missing.response["error"] == "users_list_not_supplied"  # slack_sdk checks it too
+    for kwargs, error in [
+        ({"users": "UNOBODY"}, "user_not_found"),
+        ({"users": "UBOB,UNOBODY"}, "user_not_found"),
+        ({"users": ",".join(["UBOB"] * 9)}, "too_many_users"),
+        ({"users": "UBOB,UCAROL"}, "method_not_supported_for_channel_type"),  # group DMs
+        ({"users": "UBOT"}, "cannot_dm_bot"),
+        ({"channel": "C0GENERAL"}, "method_not_supported_for_channel_type"),
+        ({"channel": "D0NOPE"}, "channel_not_found"),
+    ]:
+        failed = await api_error(client.conversations_open(**kwargs))
+        assert failed.response["error"] == error, kwargs
+    assert len([c for c in slack.calls if c.method == "conversations.open"]) == 12
+
+
+async def test_conversations_open_is_tier_3() -> None:
+    """A burst of 8 conversations.open, then Retry-After (bots open DMs at most ~50 a minute)."""
+    async with SlackEmulator(enforce_rate_limits=True, clock=FakeClock()) as slack:
+        client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
+        for _ in range(8):
+            await client.conversations_open(users="UCAROL")
+        error = await api_error(client.conversations_open(users="UCAROL"))
+        assert (error.response.status_code, error.response["error"]) == (429, "ratelimited")
+
+
 async def test_threads_reactions_permalinks_and_deletes(
     slack: SlackEmulator, client: AsyncWebClient
 ) -> None:

@@ -14,6 +14,7 @@ from agent.builtin_tools import builtin_tools
 from agent.database import Database
 from agent.graph import AgentGraph
 from agent.ledger import ToolLedger
+from agent.policy import Policy
 from agent.toolkit import Toolbox, tool_from_function, tools_in_module
 
 RUNS: list[str] = []
@@ -40,13 +41,21 @@ def call(call_id: str, customer: str) -> dict[str, Any]:
 async def test_a_rerun_of_the_tools_node_does_not_repeat_a_write(agent: Agent) -> None:
     RUNS.clear()
     toolbox = Toolbox([tool_from_function(send_invoice, write=True)])
-    graph = AgentGraph(model=None, toolbox=toolbox, ledger=ToolLedger(agent.database))  # type: ignore[arg-type]
+    graph = AgentGraph(
+        model=None,  # type: ignore[arg-type]
+        toolbox=toolbox,
+        ledger=ToolLedger(agent.database),
+        policy=Policy.default(),
+    )
     context = ToolContext("t-ledger", "UALICE", "call-1")
     events: list[dict[str, Any]] = []
     approved = {"kind": "approve"}
-    first = await graph._run_call(call("call-1", "ACME"), approved, context, events.append)
+    verdict = graph._verdict(call("call-1", "ACME"), "UALICE")
+    first = await graph._run_call(call("call-1", "ACME"), verdict, approved, context, events.append)
     # The process died after the write, before the checkpoint: the node runs again.
-    second = await graph._run_call(call("call-1", "ACME"), approved, context, events.append)
+    second = await graph._run_call(
+        call("call-1", "ACME"), verdict, approved, context, events.append
+    )
     assert RUNS == ["ACME"]
     assert first == second == "Invoice sent to ACME."
     assert [e["type"] for e in events] == ["tool_started", "tool_finished"]
@@ -57,9 +66,12 @@ async def test_a_call_cut_off_mid_run_is_reported_not_repeated(agent: Agent) -> 
     ledger = ToolLedger(agent.database)
     await ledger.begin("t-cut", "call-9", "send_invoice", '{"customer": "ACME"}')  # then: crash
     toolbox = Toolbox([tool_from_function(send_invoice, write=True)])
-    graph = AgentGraph(model=None, toolbox=toolbox, ledger=ledger)  # type: ignore[arg-type]
+    graph = AgentGraph(model=None, toolbox=toolbox, ledger=ledger, policy=Policy.default())  # type: ignore[arg-type]
     context = ToolContext("t-cut", "UALICE", "call-9")
-    result = await graph._run_call(call("call-9", "ACME"), {"kind": "approve"}, context, print)
+    verdict = graph._verdict(call("call-9", "ACME"), "UALICE")
+    result = await graph._run_call(
+        call("call-9", "ACME"), verdict, {"kind": "approve"}, context, print
+    )
     assert RUNS == []
     assert result.startswith("NOT RUN")
 
@@ -79,9 +91,12 @@ async def run_note_call(database: Database, call_id: str, events: list[dict[str,
         model=None,  # type: ignore[arg-type]
         toolbox=Toolbox(builtin_tools(database)),
         ledger=ToolLedger(database),
+        policy=Policy.default(),
     )
     context = ToolContext("t-note", "UALICE", call_id)
-    return await graph._run_call(note_call(call_id), {"kind": "approve"}, context, events.append)
+    call = note_call(call_id)
+    verdict = graph._verdict(call, "UALICE")
+    return await graph._run_call(call, verdict, {"kind": "approve"}, context, events.append)
 
 
 async def note_rows(database: Database) -> list[tuple[str, str | None]]:
@@ -177,7 +192,10 @@ async def test_an_old_notes_table_is_upgraded_and_keeps_its_rows(tmp_path: Path)
                 await save_note.run(NOTE, ToolContext("t-old", "UALICE", "call-1"))
             assert await note_rows(database) == [("Tea", None), ("Water", "call-1")]
             versions = await database.fetch_all("SELECT component, version FROM schema_migrations")
-            assert [(row["component"], row["version"]) for row in versions] == [("agent", 1)]
+            assert [(row["component"], row["version"]) for row in versions] == [
+                ("agent", 1),
+                ("agent", 2),
+            ]
 
 
 async def test_two_processes_opening_one_old_file_at_once_both_start(tmp_path: Path) -> None:

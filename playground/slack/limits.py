@@ -42,6 +42,7 @@ METHOD_TIERS: dict[str, int] = {
     "chat.update": 3,
     "conversations.info": 3,
     "conversations.members": 4,
+    "conversations.open": 3,
     "conversations.replies": 3,
     "reactions.add": 3,
     "reactions.remove": 3,

@@ -44,6 +44,7 @@ class Methods:
             "chat.update": self.chat_update,
             "conversations.info": self.conversations_info,
             "conversations.members": self.conversations_members,
+            "conversations.open": self.conversations_open,
             "conversations.replies": self.conversations_replies,
             "reactions.add": self.reactions_add,
             "reactions.remove": self.reactions_remove,
@@ -330,6 +331,75 @@ class Methods:
     def conversations_members(self, p: JSONObject, now: float) -> JSONObject:
         channel = self._channel(p)
         return {"members": list(channel.members), "response_metadata": {"next_cursor": ""}}
+
+    def conversations_open(self, p: JSONObject, now: float) -> JSONObject:
+        """The bot's DM with one person: the one it has, or a new one (as Slack, one per pair).
+
+        Only 1:1 DMs are emulated: a list of 2 to 8 people (a group DM in Slack) is refused
+        with `method_not_supported_for_channel_type`, so a test relying on one notices.
+        """
+        already_open = True
+        if _opt_str(p, "channel") is not None:
+            im = self._resumed_im(p)
+        else:
+            user = self._one_person(p)
+            found = self.ws.resolve_channel(user)
+            if found is not None and found.kind == "im":
+                im = found
+            else:
+                im, already_open = self._new_im(user), False
+        answer: JSONObject = {
+            "channel": self._im_payload(im) if _flag(p.get("return_im")) else {"id": im.id}
+        }
+        if already_open:
+            answer.update({"no_op": True, "already_open": True})
+        return answer
+
+    def _resumed_im(self, p: JSONObject) -> Channel:
+        channel = self.ws.channels.get(_opt_str(p, "channel") or "")
+        if channel is None:
+            raise SlackError("channel_not_found")
+        if channel.kind != "im":
+            raise SlackError("method_not_supported_for_channel_type")
+        return channel
+
+    def _one_person(self, p: JSONObject) -> str:
+        """The one person `users` names, checked as Slack checks the list."""
+        users = [u.strip() for u in (_opt_str(p, "users") or "").split(",") if u.strip()]
+        if not users:
+            raise SlackError("users_list_not_supplied")
+        if len(users) > 8:
+            raise SlackError("too_many_users")
+        if any(user not in self.ws.users for user in users):
+            raise SlackError("user_not_found")
+        if len(users) > 1:
+            raise SlackError("method_not_supported_for_channel_type")
+        if self.ws.users[users[0]].is_bot:
+            raise SlackError("cannot_dm_bot")
+        return users[0]
+
+    def _new_im(self, user: str) -> Channel:
+        im_id = self.ws.new_id("D")
+        self.ws.add_channel(
+            im_id, self.ws.users[user].name, kind="im", members=[user, self.ws.bot_user_id]
+        )
+        return self.ws.channels[im_id]
+
+    def _im_payload(self, im: Channel) -> JSONObject:
+        """The full IM object `return_im` asks for."""
+        return {
+            "id": im.id,
+            "created": 1_700_000_000,
+            "is_im": True,
+            "is_org_shared": False,
+            "user": next((m for m in im.members if m != self.ws.bot_user_id), self.ws.bot_user_id),
+            "last_read": "0000000000.000000",
+            "latest": None,
+            "unread_count": 0,
+            "unread_count_display": 0,
+            "is_open": True,
+            "priority": 0,
+        }
 
     def conversations_replies(self, p: JSONObject, now: float) -> JSONObject:
         channel = self._channel(p)
