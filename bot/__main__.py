@@ -43,6 +43,7 @@ def main() -> None:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("LiteLLM").setLevel(logging.WARNING)
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # a line per MCP request otherwise
     if arguments.command in ("audit", "policy") or not settings.slack_configured():
         gc.enable()  # only the bot's serve() collects and freezes the start-up heap
     if arguments.command == "policy":

@@ -33,6 +33,10 @@ def test_manifest_asks_for_exactly_the_scopes_the_code_uses() -> None:
         used.add("chat:write")
     if "usergroups_users_list" in source:
         used.add("usergroups:read")
+    if "conversations_members" in source:  # the conversation may be any kind
+        used |= {"channels:read", "groups:read", "im:read"}
+    if "conversations_open" in source:
+        used.add("im:write")
     # message.* subscriptions need the matching history scopes (and replies reads them back).
     used |= {"channels:history", "groups:history", "im:history"}
     assert scopes == used

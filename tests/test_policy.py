@@ -5,11 +5,9 @@ conditions that fail closed, every mistake refused at load with its rule, and
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
@@ -584,60 +582,6 @@ def test_durations_read_as_people_write_them(written: object, seconds: float, sh
 def test_durations_that_are_not_durations_are_refused(written: object) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(written if written != ".inf" else float("inf"))
-
-
-# --- speed ----------------------------------------------------------------------------------
-
-TEN_RULES = """\
-rules:
-  - tool: "*__delete_*"
-    decision: deny
-    reason: "Deleting is not allowed from Slack."
-  - tool: "*__drop_*"
-    decision: deny
-  - tool: "tickets__list_*"
-    decision: allow
-  - tool: "tickets__close_ticket"
-    when: "args.priority == 'low'"
-    decision: allow
-  - tool: "tickets__close_ticket"
-    when: "user in ['U0LEAD001', 'U0LEAD002']"
-    decision: allow
-  - tool: "deploys__rollout"
-    when: "args.env == 'production'"
-    decision: approve
-    approvers: ["S0SRE0001"]
-    approvals: 2
-  - tool: "deploys__*"
-    decision: approve
-    approvers: ["S0SRE0001"]
-  - tool: "payments__refund"
-    when: "args.amount <= 50 && args.currency == 'EUR'"
-    decision: allow
-  - tool: "payments__refund"
-    when: "args.amount > 500"
-    decision: approve
-    approvers: ["S0FINANCE"]
-    approvals: 2
-    remind_after: 15m
-    escalate_to: ["U0CFO0001"]
-  - tool: "payments__*"
-    decision: approve
-    approvers: ["S0FINANCE"]
-"""
-
-
-def test_a_policy_check_costs_well_under_a_millisecond(tmp_path: Path) -> None:
-    """The 9th of 10 rules decides, after three conditions ran: the realistic worst case."""
-    policy = load(tmp_path, TEN_RULES)
-    arguments = {"amount": 620.5, "currency": "EUR", "order": "A-1042", "note": "double charge"}
-    assert decide(policy, "payments__refund", arguments).rule.startswith("rule 9 ")
-    samples = []
-    for _ in range(2000):
-        started = time.perf_counter()
-        decide(policy, "payments__refund", arguments)
-        samples.append(time.perf_counter() - started)
-    assert statistics.median(samples) < 0.001
 
 
 # --- python -m bot policy check -------------------------------------------------------------

@@ -29,8 +29,8 @@ JSON_STRING_PARAMS = frozenset(
     {"attachments", "blocks", "chunks", "metadata", "view", "loading_messages", "prompts"}
 )
 BOT_SCOPES = (
-    "app_mentions:read,channels:history,chat:write,groups:history,im:history,"
-    "reactions:write,users:read,usergroups:read"
+    "app_mentions:read,channels:history,channels:read,chat:write,groups:history,groups:read,"
+    "im:history,im:read,im:write,reactions:write,users:read,usergroups:read"
 )
 RESPONSE_URL_USES = 5
 RESPONSE_URL_TTL = 30 * 60.0
