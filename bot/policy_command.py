@@ -4,15 +4,19 @@ what the bot would do with it, in words, before anyone tries it in Slack."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
+import os
 import sys
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from agent import ConfigurationError, Database, Transaction
 from agent.builtin_tools import builtin_tools
 from agent.durations import format_duration
+from agent.mcp_tools import open_mcp_tools
 from agent.policy import Policy, PolicyVerdict
 from agent.toolkit import Tool, tools_in_module
 from bot.settings import BotSettings
@@ -97,17 +101,18 @@ def _read_only(settings: BotSettings, tool: str, flag: bool) -> tuple[bool, str]
         write = known[tool].write
         kind = "a write tool" if write else "read-only"
         note = " (--read-only is ignored for it)" if flag and write else ""
-        return not write, f"{tool} is {kind}: a built-in or AGENT_TOOLS tool says so{note}."
+        return not write, f"{tool} is {kind}, as the tool itself says{note}."
     if flag:
         return True, f"{tool} is taken as read-only, as --read-only says."
     return False, (
-        f"{tool} is taken as not read-only: it is not a built-in or AGENT_TOOLS tool{problem}. "
-        "Pass --read-only for an MCP tool its server marks readOnlyHint."
+        f"{tool} is taken as not read-only: no built-in, AGENT_TOOLS or MCP_CONFIG tool has "
+        f"that name{problem}. Pass --read-only to treat it as read-only."
     )
 
 
 def _known_tools(settings: BotSettings) -> tuple[dict[str, Tool], str]:
-    """The built-in and AGENT_TOOLS tools by name (never run), and why some could not load."""
+    """The built-in, AGENT_TOOLS and MCP tools by name (never run), and why some could not
+    load. MCP_CONFIG's servers are started to read their tools' annotations, then stopped."""
     tools = builtin_tools(_UnusedDatabase())
     problem = ""
     for module in settings.agent_tools:
@@ -115,7 +120,17 @@ def _known_tools(settings: BotSettings) -> tuple[dict[str, Tool], str]:
             tools += tools_in_module(module)
         except ConfigurationError as exc:
             problem = f" (AGENT_TOOLS could not be loaded: {exc})"
+    if settings.mcp_config is not None:
+        try:
+            tools += asyncio.run(_mcp_tools(settings.mcp_config))
+        except ConfigurationError as exc:
+            problem += f" (MCP_CONFIG could not be used: {exc})"
     return {item.name: item for item in tools}, problem
+
+
+async def _mcp_tools(config: Path) -> list[Tool]:
+    async with open_mcp_tools(config, os.environ) as tools:
+        return list(tools)
 
 
 class _UnusedDatabase(Database):

@@ -4,6 +4,7 @@ conditions that fail closed, every mistake refused at load with its rule, and
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -623,8 +624,8 @@ def test_policy_check_explains_an_approve_rule(tmp_path: Path) -> None:
     assert run.stdout.splitlines() == [
         "Policy: policy.yaml (3 rule(s))",
         f'Call: payments__refund {{"amount": 600, "order": "A-1"}}, asked by {ALICE}',
-        "payments__refund is taken as not read-only: it is not a built-in or AGENT_TOOLS tool. "
-        "Pass --read-only for an MCP tool its server marks readOnlyHint.",
+        "payments__refund is taken as not read-only: no built-in, AGENT_TOOLS or MCP_CONFIG tool "
+        "has that name. Pass --read-only to treat it as read-only.",
         "",
         f"Decided by {REFUND_RULE}: approve",
         "  It waits for 2 approvals (different people) from members of S0FINANCE "
@@ -658,8 +659,8 @@ def test_policy_check_without_a_policy_file_uses_the_tools_own_flags(tmp_path: P
     assert run.returncode == 0, run.stderr
     assert "Policy: none (POLICY_FILE is not set)" in run.stdout
     assert (
-        "save_note is a write tool: a built-in or AGENT_TOOLS tool says so "
-        "(--read-only is ignored for it)." in run.stdout
+        "save_note is a write tool, as the tool itself says (--read-only is ignored for it)."
+        in run.stdout
     )
     assert "Decided by default for other tools: approve" in run.stdout
     assert (
@@ -669,16 +670,28 @@ def test_policy_check_without_a_policy_file_uses_the_tools_own_flags(tmp_path: P
     assert "Undecided, it expires after 30m (APPROVAL_TTL_SECONDS)." in run.stdout
 
 
-def test_policy_check_of_a_denied_read_only_tool(tmp_path: Path) -> None:
+def test_policy_check_asks_mcp_servers_which_tools_are_read_only(tmp_path: Path) -> None:
+    """With MCP_CONFIG, the example server's own annotations say what the default decides."""
     (tmp_path / "policy.yaml").write_text(EXAMPLE, encoding="utf-8")
-    run = policy_check(tmp_path, "tickets__delete_ticket", "--read-only", POLICY_FILE="policy.yaml")
-    assert run.returncode == 0, run.stderr
-    assert "tickets__delete_ticket is taken as read-only, as --read-only says." in run.stdout
-    assert "Decided by rule 3 (*__delete_*): deny" in run.stdout
-    assert (
-        "It is refused and does not run; the model and the thread are told “Deleting is not "
-        "allowed from Slack.”" in run.stdout
+    server = Path(__file__).resolve().parent.parent / "examples" / "tickets" / "server.py"
+    config = {
+        "mcpServers": {
+            "tickets": {
+                "command": sys.executable,
+                "args": [str(server)],
+                "env": {"TICKETS_FILE": str(tmp_path / "tickets.json")},
+            }
+        }
+    }
+    (tmp_path / "mcp.json").write_text(json.dumps(config), encoding="utf-8")
+    run = policy_check(
+        tmp_path, "tickets__list_tickets", POLICY_FILE="policy.yaml", MCP_CONFIG="mcp.json"
     )
+    assert run.returncode == 0, run.stderr
+    assert "tickets__list_tickets is read-only, as the tool itself says." in run.stdout
+    assert "Decided by default for read-only tools: allow" in run.stdout
+    assert "It runs at once, without an approval card." in run.stdout
+    assert not (tmp_path / "tickets.json").exists()  # nothing ran
 
 
 def test_policy_check_refuses_a_bad_file_and_bad_arguments_with_exit_2(tmp_path: Path) -> None:
