@@ -385,3 +385,54 @@ async def test_a_replica_starting_while_another_streams_leaves_its_answer_alone(
             assert attempts == [(1,)]  # taken once, never again
         assert streamer.process.returncode is None
         no_tracebacks(bots)
+
+
+async def test_two_person_approval_across_replicas_survives_a_kill_between_the_votes(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    """Bob's approval is counted on one replica, which is then killed; Carol's and a repeat of
+    Bob's land on the other at once: the note is written once, with both names on the card."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("rules:\n  - tool: save_note\n    decision: approve\n    approvals: 2\n")
+    async with (
+        SlackEmulator() as slack,
+        replicas(slack, tmp_path, postgres_server.new_database(), POLICY_FILE=str(policy)) as bots,
+    ):
+        asked, _ = await slack.user_says("UALICE", CHANNEL, "<@UBOT> save a note about water")
+        await slack.wait_until(
+            lambda: any(
+                b["action_id"] == APPROVE
+                for b in bot_replies(slack, CHANNEL, asked.ts)[-1].buttons()
+            ),
+            timeout=20,
+        )
+        card = bot_replies(slack, CHANNEL, asked.ts)[-1]
+        first, second = bots.processes
+        with bots.only_to(first):
+            delivery = await slack.click("UBOB", CHANNEL, card.ts, APPROVE)
+        assert delivery.status == 200
+        await slack.wait_until(
+            lambda: "1 of 2 approvals: <@UBOB>" in slack.message(CHANNEL, card.ts).visible_text(),
+            timeout=20,
+        )
+        bots.kill(first)
+        deliveries = await asyncio.gather(
+            slack.click("UCAROL", CHANNEL, card.ts, APPROVE),
+            slack.click("UBOB", CHANNEL, card.ts, APPROVE),
+        )
+        assert [d.status for d in deliveries] == [200, 200]
+        await slack.wait_until(
+            lambda: "saved the note" in texts(slack, CHANNEL, asked.ts)[-1], timeout=30
+        )
+        await asyncio.sleep(1.5)  # room for a second run or card edit, if any came
+
+        assert await bots.notes() == [WATER_NOTE]
+        audit = await bots.query("SELECT action, actor FROM audit WHERE action != 'refused'")
+        assert audit == [("approval counted", "UBOB"), ("approved", "UCAROL"), ("ran", "UCAROL")]
+        decided = slack.message(CHANNEL, card.ts).visible_text()
+        assert "<@UBOB>" in decided and "<@UCAROL>" in decided
+        assert slack.message(CHANNEL, card.ts).buttons() == []
+        told = [e.get("text", "") for e in slack.ephemerals(CHANNEL, "UBOB")]
+        # Bob's repeat came before Carol's ("already counted") or after it ("already answered")
+        assert "already" in told[-1], told
+        assert not any("Traceback" in line for line in second.log), bots.logs()
