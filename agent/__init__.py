@@ -33,15 +33,25 @@ from agent.events import (
     ToolFinished,
     ToolStarted,
 )
+from agent.instrumentation import (
+    TURN_OUTCOMES,
+    AgentObserver,
+    Instrumentation,
+    TokenKind,
+    TokenSource,
+    TurnOutcome,
+)
 from agent.migrations import Migration, add_columns, migrate
 from agent.settings import AgentSettings, CommaSeparated
 from agent.storage import describe as describe_database
 from agent.toolkit import Tool, ToolContext, tool
 
 __all__ = [
+    "TURN_OUTCOMES",
     "Agent",
     "AgentError",
     "AgentEvent",
+    "AgentObserver",
     "AgentSettings",
     "Answer",
     "ApprovalRequested",
@@ -57,6 +67,7 @@ __all__ = [
     "Expire",
     "Failed",
     "Finished",
+    "Instrumentation",
     "InvalidArguments",
     "Migration",
     "Pause",
@@ -65,12 +76,15 @@ __all__ = [
     "Resumed",
     "TextDelta",
     "ThreadPaused",
+    "TokenKind",
+    "TokenSource",
     "Tool",
     "ToolContext",
     "ToolDenied",
     "ToolFinished",
     "ToolStarted",
     "Transaction",
+    "TurnOutcome",
     "add_columns",
     "describe_database",
     "migrate",

@@ -47,6 +47,7 @@ from agent.events import (
     Failed,
     Finished,
     Pause,
+    PauseKind,
     QuestionAsked,
     Resumed,
     TextDelta,
@@ -55,6 +56,7 @@ from agent.events import (
     ToolStarted,
 )
 from agent.graph import AgentGraph
+from agent.instrumentation import Instrumentation, TurnOutcome, turn_outcome
 from agent.ledger import ToolLedger
 from agent.llm import LLMGateway
 from agent.mcp_tools import open_mcp_tools
@@ -83,8 +85,10 @@ class Agent:
         graph: CompiledStateGraph[Any, Any, Any, Any],
         toolbox: Toolbox,
         gateway: LLMGateway,
+        instrumentation: Instrumentation | None = None,
     ) -> None:
         self.database = storage.database
+        self._observer = (instrumentation or Instrumentation()).observer
         self._storage = storage
         self._toolbox = toolbox
         self._graph = graph
@@ -96,11 +100,17 @@ class Agent:
     @classmethod
     @contextlib.asynccontextmanager
     async def open(
-        cls, settings: AgentSettings, environment: Mapping[str, str] | None = None
+        cls,
+        settings: AgentSettings,
+        environment: Mapping[str, str] | None = None,
+        *,
+        instrumentation: Instrumentation | None = None,
     ) -> AsyncIterator[Agent]:
         """Open the database, bring its tables up to date, start the MCP servers, compile the
         graph; close on exit (stopping the servers). `environment` fills `${VAR}` in MCP_CONFIG;
-        by default it is the process environment, where the settings come from too."""
+        by default it is the process environment, where the settings come from too.
+        `instrumentation` receives metrics and spans (agent.instrumentation); none by default."""
+        instrumentation = instrumentation or Instrumentation()
         policy = Policy.load(settings.policy_file) if settings.policy_file else Policy.default()
         async with open_storage(settings.database_url) as storage:
             await migrate(storage.database, "agent", MIGRATIONS)
@@ -110,15 +120,25 @@ class Agent:
             variables = os.environ if environment is None else environment
             async with open_mcp_tools(settings.mcp_config, variables) as mcp_tools:
                 toolbox = Toolbox([*tools, *mcp_tools])  # a name clash is a ConfigurationError
-                gateway = LLMGateway(settings)
-                graph = AgentGraph(gateway, toolbox, ToolLedger(storage.database), policy).compile(
-                    storage.saver
-                )
-                yield cls(storage, graph, toolbox, gateway)
+                gateway = LLMGateway(settings, instrumentation=instrumentation)
+                graph = AgentGraph(
+                    gateway,
+                    toolbox,
+                    ToolLedger(storage.database),
+                    policy,
+                    tracer=instrumentation.tracer,
+                ).compile(storage.saver)
+                yield cls(storage, graph, toolbox, gateway, instrumentation)
 
     async def warm_up(self) -> None:
         """Pay the LLM client's first-call cost at start-up rather than on the first message."""
         await self._gateway.warm_up()
+
+    @property
+    def graph(self) -> CompiledStateGraph[Any, Any, Any, Any]:
+        """The compiled graph, for what drives it without this class (LangGraph Studio:
+        agent/studio.py). Runs through it skip the claims and locks of `resume`."""
+        return self._graph
 
     # --- the operations ------------------------------------------------------------------
 
@@ -185,6 +205,7 @@ class Agent:
                 raise ResumeRefused("already_handled")
             if also is not None:
                 await also(transaction)
+        self._observer.decision_stored(pause.kind, max(0.0, time.time() - pause.created_at))
         return counted
 
     async def _count(
@@ -300,6 +321,10 @@ class Agent:
         """Every recorded pause nobody has decided yet, oldest first."""
         return await self._pauses.waiting_since_before(time.time())
 
+    async def pending_pause_counts(self) -> dict[PauseKind, int]:
+        """How many recorded pauses wait on a person, by kind (one query, for metrics)."""
+        return await self._pauses.pending_counts()
+
     async def history(self, thread_id: str) -> list[dict[str, Any]]:
         """The thread's messages as stored in its checkpoint (OpenAI format, without our tags)."""
         return [
@@ -322,6 +347,20 @@ class Agent:
     # --- internals -----------------------------------------------------------------------
 
     async def _run(
+        self, thread_id: str, graph_input: Any, prior: str = ""
+    ) -> AsyncGenerator[AgentEvent, None]:
+        """One run of the graph, reported to the observer: begun, and how it ended."""
+        self._observer.turn_started()
+        outcome: TurnOutcome = "interrupted"  # closed before its last event
+        try:
+            async with contextlib.aclosing(self._run_graph(thread_id, graph_input, prior)) as run:
+                async for event in run:
+                    outcome = turn_outcome(event) or outcome
+                    yield event
+        finally:
+            self._observer.turn_finished(outcome)
+
+    async def _run_graph(
         self, thread_id: str, graph_input: Any, prior: str = ""
     ) -> AsyncGenerator[AgentEvent, None]:
         context = RunContext()
@@ -367,7 +406,7 @@ class Agent:
         pause = await self._pause_in_checkpoint(thread_id)
         if pause is not None:
             await self._pauses.record(pause)
-            yield self._pause_event(pause)
+            yield self.pause_event(pause)
         elif not failed:
             yield Finished("".join(text), stopped=context.stop.is_set())
 
@@ -392,7 +431,7 @@ class Agent:
             yield TextDelta(prior)
         if pause is not None:
             await self._pauses.record(pause)
-            yield self._pause_event(pause)
+            yield self.pause_event(pause)
         else:
             yield Finished(prior)
 
@@ -423,7 +462,8 @@ class Agent:
         raise ValueError(f"unknown stream event {kind!r}")
 
     @staticmethod
-    def _pause_event(pause: Pause) -> AgentEvent:
+    def pause_event(pause: Pause) -> AgentEvent:
+        """The event that announces a pause (to say again what a paused thread waits on)."""
         if pause.kind == "approval":
             return ApprovalRequested(
                 pause.interrupt_id,

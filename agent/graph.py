@@ -29,6 +29,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
+from opentelemetry.trace import NoOpTracer, Status, StatusCode, Tracer
 
 from agent import tool_results
 from agent.builtin_tools import ASK_HUMAN
@@ -98,12 +99,19 @@ class AgentGraph:
     """Builds the compiled graph from its parts; nothing global."""
 
     def __init__(
-        self, model: ModelClient, toolbox: Toolbox, ledger: ToolLedger, policy: Policy
+        self,
+        model: ModelClient,
+        toolbox: Toolbox,
+        ledger: ToolLedger,
+        policy: Policy,
+        *,
+        tracer: Tracer | None = None,
     ) -> None:
         self._model = model
         self._toolbox = toolbox
         self._ledger = ledger
         self._policy = policy
+        self._tracer = tracer or NoOpTracer()
 
     def compile(
         self, checkpointer: BaseCheckpointSaver[Any]
@@ -339,17 +347,26 @@ class AgentGraph:
                 "arguments": arguments,
             }
         )
-        try:
-            result, ok = await tool.run(arguments, context), True
-        except Exception as exc:  # a tool's failure is the model's to read, not the run's end
-            logger.warning(
-                "tool %s failed (call %s): %s",
-                name,
-                context.call_id,
-                exc,
-                exc_info=not isinstance(exc, ToolFailed),
-            )
-            result, ok = tool_results.error(exc), False
+        attributes = {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": name,
+            "gen_ai.tool.call.id": context.call_id,
+        }
+        with self._tracer.start_as_current_span(
+            f"execute_tool {name}", attributes=attributes
+        ) as span:
+            try:
+                result, ok = await tool.run(arguments, context), True
+            except Exception as exc:  # a tool's failure is the model's to read, not the run's end
+                logger.warning(
+                    "tool %s failed (call %s): %s",
+                    name,
+                    context.call_id,
+                    exc,
+                    exc_info=not isinstance(exc, ToolFailed),
+                )
+                result, ok = tool_results.error(exc), False
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
         await self._ledger.finish(context.thread_id, context.call_id, ok=ok, result=result)
         write(
             {

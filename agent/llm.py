@@ -22,14 +22,17 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
 import litellm
+from opentelemetry.trace import Span
 
 from agent import demo_model
+from agent.instrumentation import Instrumentation
 from agent.llm_errors import LLMError, describe_error, is_transient, seconds_text
 from agent.settings import AgentSettings
 from agent.tool_call_assembly import ToolCall, ToolCallAssembler
@@ -60,8 +63,12 @@ class LLMGateway:
         *,
         retry_base_delay: float = 0.5,
         retry_max_delay: float = 4.0,
+        instrumentation: Instrumentation | None = None,
     ) -> None:
         self._settings = settings
+        instrumentation = instrumentation or Instrumentation()
+        self._observer = instrumentation.observer
+        self._tracer = instrumentation.tracer
         self._retry_base_delay = retry_base_delay
         self._retry_max_delay = retry_max_delay
         self._demo = settings.llm_model == "demo"
@@ -118,9 +125,44 @@ class LLMGateway:
         call = _Call(provider_messages(messages), tools, on_text, stop)
         if stop.is_set():
             return call.stopped()
-        async with _StopScope(stop):
-            return await self._bounded(call)
-        return call.stopped()  # reached only when the stop cut the call short
+        model = self._settings.llm_model
+        attributes = {"gen_ai.operation.name": "chat", "gen_ai.request.model": model}
+        with self._tracer.start_as_current_span(f"chat {model}", attributes=attributes) as span:
+            try:
+                async with _StopScope(stop):
+                    return await self._bounded(call)
+                return call.stopped()  # reached only when the stop cut the call short
+            finally:
+                self._report(call, span)
+
+    def _output_arrived(self, call: _Call) -> None:
+        """A text or tool-call delta: count it, and time the call's first one."""
+        call.chunks += 1
+        if not call.emitted:
+            call.emitted = True
+            call.first_output_seconds = time.perf_counter() - call.started
+            self._observer.model_first_token(call.first_output_seconds)
+
+    def _report(self, call: _Call, span: Span) -> None:
+        """Tokens as the provider counted them, else the streamed deltas; onto the span too."""
+        usage = call.usage
+        prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
+        completion = int(getattr(usage, "completion_tokens", 0) or 0)
+        if usage is not None:
+            self._observer.model_tokens("prompt", "usage", prompt)
+            self._observer.model_tokens("completion", "usage", completion)
+        else:
+            self._observer.model_tokens("completion", "chunks", call.chunks)
+        if span.is_recording():
+            span.set_attribute("countersign.model.chunks", call.chunks)
+            if usage is not None:
+                span.set_attribute("gen_ai.usage.input_tokens", prompt)
+                span.set_attribute("gen_ai.usage.output_tokens", completion)
+            if call.first_output_seconds is not None:
+                span.set_attribute(
+                    "countersign.model.first_token_seconds", call.first_output_seconds
+                )
+            span.set_attribute("countersign.model.stopped", call.stop.is_set())
 
     async def _bounded(self, call: _Call) -> ModelReply:
         """The whole call, retries included, within LLM_TIMEOUT_SECONDS."""
@@ -184,17 +226,19 @@ class LLMGateway:
                 except StopAsyncIteration:
                     break
                 finished = False
+                if (usage := getattr(chunk, "usage", None)) is not None:
+                    call.usage = usage
                 for choice in getattr(chunk, "choices", None) or []:
                     finished = finished or bool(getattr(choice, "finish_reason", None))
                     delta = getattr(choice, "delta", None)
                     if delta is None:
                         continue
                     for fragment in getattr(delta, "tool_calls", None) or []:
-                        call.emitted = True
+                        self._output_arrived(call)
                         assembled.add(fragment)
                     piece = getattr(delta, "content", None)
                     if piece:
-                        call.emitted = True
+                        self._output_arrived(call)
                         text.append(piece)
                         call.on_text(piece)
                 if call.stop.is_set():  # on_text may have set it: stop before reading on
@@ -283,6 +327,12 @@ class _Call:
     stop: asyncio.Event
     emitted: bool = False
     text: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+    first_output_seconds: float | None = None
+    chunks: int = 0
+    """Text and tool-call deltas received (the token count when the provider gives none)."""
+    usage: Any = None
+    """The provider's token usage, when a chunk carried it (litellm's `Usage`)."""
 
     def stopped(self) -> ModelReply:
         """The reply of a call stopped now: the text shown so far, no tool calls."""

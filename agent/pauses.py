@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from agent.database import Database, Row, Transaction
-from agent.events import ApprovalRule, Pause
+from agent.events import ApprovalRule, Pause, PauseKind
 
 PauseStatus = Literal["pending", "decided", "resolved", "superseded"]
 
@@ -132,6 +132,13 @@ class PauseBook:
             "UPDATE pauses SET status = ?, updated_at = ? WHERE thread_id = ? AND interrupt_id = ?",
             (status, time.time(), thread_id, interrupt_id),
         )
+
+    async def pending_counts(self) -> dict[PauseKind, int]:
+        """How many pauses wait on a person, by kind (for the bot's metrics)."""
+        rows = await self._database.fetch_all(
+            "SELECT kind, COUNT(*) AS waiting FROM pauses WHERE status = 'pending' GROUP BY kind"
+        )
+        return {row["kind"]: int(row["waiting"]) for row in rows}
 
     async def waiting_since_before(self, cutoff: float) -> list[Pause]:
         """Pending pauses created before `cutoff` (epoch seconds): candidates for expiry."""

@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import operator
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any
+
+from pydantic import InstanceOf
+from pydantic.json_schema import SkipJsonSchema
+from typing_extensions import TypedDict  # pydantic reads typing's only from Python 3.12 on
 
 Message = dict[str, Any]
 
@@ -22,7 +26,9 @@ class AgentState(TypedDict):
 class RunContext:
     """Per-run values that are not state: the cooperative stop flag."""
 
-    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    # Left out of the context's JSON schema, which LangGraph Studio reads: an asyncio.Event is
+    # set from inside this process only.
+    stop: SkipJsonSchema[InstanceOf[asyncio.Event]] = field(default_factory=asyncio.Event)
 
 
 def last_assistant(state: AgentState) -> Message | None:

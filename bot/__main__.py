@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from agent import ConfigurationError, describe_database
 from bot.audit import print_audit
+from bot.log_format import configure_logging
 from bot.policy_command import add_policy_parser, run_policy_command
 from bot.server import EVENTS_PATH, serve
 from bot.settings import BotSettings
@@ -39,11 +40,7 @@ def main() -> None:
         settings = BotSettings()
     except ValidationError as exc:
         sys.exit(f"countersign: invalid setting: {_first_error(exc)}")
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("LiteLLM").setLevel(logging.WARNING)
-    logging.getLogger("httpx2").setLevel(logging.WARNING)  # a line per MCP request otherwise
+    configure_logging(settings.log_level, settings.log_format)
     if arguments.command in ("audit", "policy") or not settings.slack_configured():
         gc.enable()  # only the bot's serve() collects and freezes the start-up heap
     if arguments.command == "policy":
@@ -97,6 +94,11 @@ async def _run_playground(settings: BotSettings, stop: asyncio.Event) -> None:
             "SLACK_APP_TOKEN (see README).",
             playground.url,
             settings.llm_model,
+        )
+        logging.getLogger("bot").info(
+            'The HTTP API is at %s/api, without tokens here: name yourself with "user" '
+            "(e.g. UALICE); see README, HTTP API.",
+            playground.bot.url,
         )
         await stop.wait()
         logging.getLogger("bot").info("shutting down the playground…")

@@ -8,23 +8,27 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry.trace import Tracer
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from agent import Agent, ConfigurationError
+from agent import Agent, ConfigurationError, Instrumentation
 from bot import listeners, schema
 from bot.approvers import ApproverPolicy
 from bot.clicks import ClickHandler
 from bot.conversations import Conversations
 from bot.messages import MessageHandler
+from bot.metrics import BotMetrics
+from bot.observed_slack import ObservedWebClient
 from bot.rate_limits import SlackRateLimiter
 from bot.runtime import BotIdentity, BotRuntime
 from bot.settings import BotSettings, ConnectionMode
 from bot.shared_budget import budget_store
 from bot.slack_calls import SlackCalls
 from bot.store import BotStore
+from bot.tracing import SpanExporterFactory, open_tracer
 
 logger = logging.getLogger(__name__)
 
@@ -56,15 +60,32 @@ async def identify(client: AsyncWebClient) -> BotIdentity:
 
 
 @contextlib.asynccontextmanager
-async def open_bot(settings: BotSettings) -> AsyncIterator[Bot]:
+async def open_bot(
+    settings: BotSettings, *, span_exporter: SpanExporterFactory | None = None
+) -> AsyncIterator[Bot]:
     """Check settings, connect to Slack and the database; close them on exit.
 
     Listeners run before Slack is acked (`process_before_response`): what they accept is in
-    the inbox by the time Slack hears "received" (DESIGN §4 rule 7).
+    the inbox by the time Slack hears "received" (DESIGN §4 rule 7). The bot's metrics and
+    tracer are made here, once, and reach everything through BotRuntime; `span_exporter`
+    replaces the OTLP exporter (tests keep spans in memory).
     """
+    async with (
+        open_tracer(settings, span_exporter) as tracer,
+        _open_bot(settings, BotMetrics(), tracer) as bot,
+    ):
+        yield bot
+
+
+@contextlib.asynccontextmanager
+async def _open_bot(
+    settings: BotSettings, metrics: BotMetrics, tracer: Tracer
+) -> AsyncIterator[Bot]:
     mode = settings.mode()
     assert settings.slack_bot_token is not None  # mode() checked it
-    client = AsyncWebClient(
+    client: AsyncWebClient = ObservedWebClient(
+        metrics=metrics,
+        tracer=tracer,
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_url,
         # slack_sdk would re-send a call after a dropped connection whether or not Slack got
@@ -72,7 +93,9 @@ async def open_bot(settings: BotSettings) -> AsyncIterator[Bot]:
         retry_handlers=[],
     )
     identity = await identify(client)
-    async with Agent.open(settings) as agent:
+    async with Agent.open(
+        settings, instrumentation=Instrumentation(observer=metrics, tracer=tracer)
+    ) as agent:
         await agent.warm_up()
         store = BotStore(agent.database)
         await schema.upgrade(agent.database)
@@ -88,6 +111,8 @@ async def open_bot(settings: BotSettings) -> AsyncIterator[Bot]:
             approvers=ApproverPolicy(
                 client, settings.approvers, allow_self_approval=settings.allow_self_approval
             ),
+            metrics=metrics,
+            tracer=tracer,
         )
         signing_secret = settings.slack_signing_secret
         bolt_logger = logging.getLogger("bot.bolt")

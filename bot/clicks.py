@@ -26,7 +26,7 @@ from agent import (
     Pause,
     ResumeRefused,
 )
-from bot import cards
+from bot import cards, log_context
 from bot.approvers import Action
 from bot.conversations import Conversations
 from bot.request_checks import PayloadError, need_text, obj, objects, text
@@ -149,6 +149,7 @@ class ClickHandler:
     async def _check_ref(
         self, body: Body, pause_ref: cards.PauseRef, action: Action | None
     ) -> tuple[ThreadRef, Pause] | None:
+        log_context.learned(thread=pause_ref.thread_id)
         runtime = self._runtime
         clicker = _clicker(body)
         ref = await runtime.store.conversation(pause_ref.thread_id)
@@ -187,8 +188,8 @@ class ClickHandler:
         if isinstance(taken, ResumeRefused):
             explanation = await self._explain(pause_ref, taken.reason, taken)
             await self._refuse(body, pause_ref, clicker, taken.reason, explanation)
-        elif not taken.complete:
-            await self._counted(body, ref, pause_ref, taken)
+        elif not taken.tally.complete:
+            await self._counted(body, ref, pause_ref, taken.tally)
 
     async def _counted(
         self, body: Body, ref: ThreadRef, pause_ref: cards.PauseRef, tally: ApprovalTally

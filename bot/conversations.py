@@ -19,10 +19,13 @@ import contextlib
 import dataclasses
 import logging
 import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from agent import (
+    Agent,
+    AgentEvent,
     Answer,
     ApprovalTally,
     Approve,
@@ -37,11 +40,13 @@ from agent import (
     ToolStarted,
     Transaction,
 )
-from bot import cards, leases
+from bot import cards, leases, log_context
 from bot.inbox import LEASE_SECONDS, Inbox, Item
 from bot.pause_messages import PauseMessages, outcome_of
+from bot.run_feed import RunFeed
 from bot.runtime import BotRuntime
 from bot.store import BotStore, ThreadRef
+from bot.tracing import turn_span
 from bot.turns import INTERRUPTED_TWICE, AnswerPlace, TurnRenderer
 
 logger = logging.getLogger(__name__)
@@ -56,6 +61,15 @@ RECONCILER = "reconciler"
 """The lease of the job that posts missing cards: one replica at a time, or two could post."""
 EARLY_REPLY_SECONDS = 600.0
 """How long a reply waits for its thread's mention: past Slack's last retry (about 5 min)."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A decision taken: where the approval stands, and the item that will apply it (None
+    while it waits for more approvals)."""
+
+    tally: ApprovalTally
+    item_id: int | None
 
 
 @dataclass
@@ -76,6 +90,7 @@ class Conversations:
         self._inbox = Inbox(runtime.agent.database)
         self.pauses = PauseMessages(runtime)
         self._renderer = TurnRenderer(runtime, self.pauses)
+        self.feed = RunFeed()
         self._running: dict[int, _Running] = {}
         self._wake = asyncio.Event()
         self._scanning = False
@@ -180,21 +195,30 @@ class Conversations:
         self._wake.set()
         return True
 
+    async def accept_api_message(self, thread_id: str, user: str, text: str) -> int:
+        """Queue a message from the HTTP API; returns its item (the run's key in the feed)."""
+        payload = {"api": True, "user": user, "text": text}
+        async with self._runtime.agent.database.transaction() as transaction:
+            item_id = await Inbox.add(transaction, thread_id, "message", payload)
+        self._wake.set()
+        return item_id
+
     async def accept_decision(
         self,
         thread_id: str,
         interrupt_id: str,
         decision: Decision,
         actor: str | None,
-    ) -> ResumeRefused | ApprovalTally:
+    ) -> ResumeRefused | Accepted:
         """Store a decision (first wins) with the item that applies it; the refusal if not.
 
         A tally that is not complete is an approval counted toward two-person approval: it is
         stored, and nothing runs until the last approval needed."""
         ref = await self._store.conversation(thread_id)
+        queued: list[int] = []
 
         async def queue(transaction: Transaction) -> None:
-            await Inbox.add(transaction, thread_id, "decision", payload)
+            queued.append(await Inbox.add(transaction, thread_id, "decision", payload))
 
         payload: dict[str, Any] = {
             "slack": _ref_payload(ref) if ref else None,
@@ -209,7 +233,7 @@ class Conversations:
             return ResumeRefused("wrong_kind", str(invalid))
         if counted.complete:
             self._wake.set()
-        return counted
+        return Accepted(counted, queued[0] if queued else None)
 
     async def stop(self, item_id: int, clicker: str) -> str | None:
         """Stop the answer of one item; why not, if it cannot be stopped.
@@ -223,6 +247,18 @@ class Conversations:
                 return None
             return "This answer has already finished."
         return await self._stop_here(running, clicker)
+
+    async def stop_thread(self, thread_id: str, clicker: str) -> str | None:
+        """Stop whatever answer the conversation is running (the HTTP API's Stop)."""
+        item_id = await self._inbox.running_item(thread_id)
+        if item_id is None:
+            return "Nothing is running in this conversation."
+        return await self.stop(item_id, clicker)
+
+    async def item_status(self, item_id: int) -> str | None:
+        """Where an item is: queued, running, held, done (None: no such item)."""
+        found = await self._inbox.get(item_id)
+        return found[1] if found else None
 
     async def _stop_here(self, running: _Running, clicker: str) -> str | None:
         verdict = await self._runtime.approvers.check(clicker, running.started_by, "stop")
@@ -338,13 +374,17 @@ class Conversations:
             if item is None:
                 continue
             started_by = str(item.payload.get("user") or item.payload.get("actor") or "")
-            task = asyncio.create_task(self._run(item), name=f"inbox item {item.id}")
+            task = asyncio.create_task(
+                self._run(item),
+                name=f"inbox item {item.id}",
+                context=log_context.task_context(thread=item.conversation, turn=item.answer_id),
+            )
             self._running[item.id] = _Running(item, item.conversation, started_by, task)
 
     async def _run(self, item: Item) -> None:
         try:
             try:
-                outcome = await self._work(item)
+                outcome = await self._traced_work(item)
             except asyncio.CancelledError:
                 await asyncio.shield(self._inbox.put_back(item.id))
                 raise
@@ -362,10 +402,17 @@ class Conversations:
             self._running.pop(item.id, None)
             self._wake.set()
 
+    async def _traced_work(self, item: Item) -> str:
+        """`_work` inside the turn's span: the parent of its model, tool and Slack calls."""
+        with turn_span(self._runtime.tracer, item) as span:
+            outcome = await self._work(item)
+            span.set_attribute("countersign.item.outcome", outcome)
+            return outcome
+
     async def _work(self, item: Item) -> str:
         ref = _ref_of(item.payload)
         if ref is None:
-            await self._apply_quietly(item)
+            await self._headless(item)
             return "done"
         answer = AnswerPlace(
             ref, item.answer_id, cards.item_value(item.id), adopt=item.shown_before
@@ -388,7 +435,7 @@ class Conversations:
             await self._while_paused(item, ref, answer, pause)
             return
         events = self._agent.start(thread_id, text or "Hi!", user, input_id=item.answer_id)
-        await self._renderer.render(answer, events)
+        await self._renderer.render(answer, self.feed.relay(thread_id, item.id, events))
 
     async def _while_paused(
         self, item: Item, ref: ThreadRef, answer: AnswerPlace, pause: Pause
@@ -423,37 +470,89 @@ class Conversations:
 
     async def _decision(self, item: Item, ref: ThreadRef, answer: AnswerPlace) -> None:
         """Show the stored decision on its card, audit it, and stream the continuation."""
+        applied = await self._apply(item)
+        if applied is None:
+            return
+        pause, decision, events, audit_ran = applied
+        actor = item.payload.get("actor")
+        arguments = _arguments_that_run(pause, decision)
+        await self.pauses.close(ref, pause, decision, actor, arguments, time.time())
+        status = "Continuing…" if isinstance(decision, Approve | Edit | Answer) else "Noted…"
+        await self._renderer.render(answer, events, status, on_tool=audit_ran)
+
+    async def _apply(
+        self, item: Item
+    ) -> (
+        tuple[
+            Pause,
+            Decision,
+            AsyncGenerator[AgentEvent, None],
+            Callable[[ToolStarted], Awaitable[None]],
+        ]
+        | None
+    ):
+        """Start applying a stored decision and audit it: the pause, the decision, the
+        continuation's events (relayed to the feed) and the hook that audits the call running;
+        None when the agent refuses it (already applied)."""
         interrupt_id = str(item.payload["interrupt_id"])
         actor = item.payload.get("actor")
-        events = self._agent.apply(ref.thread_id, interrupt_id)
+        events = self._agent.apply(item.conversation, interrupt_id)
         try:
             first = await anext(events)
         except ResumeRefused as refused:
             await events.aclose()
             logger.warning("decision item %s refused: %s", item.id, refused)
-            return
+            return None
         assert isinstance(first, Resumed)  # the agent's first event of an applied decision
         pause, decision = first.pause, first.decision
         if (running := self._running.get(item.id)) is not None:
             running.started_by = pause.requested_by  # who may stop the continuation
         arguments = _arguments_that_run(pause, decision)
-        await self.pauses.close(ref, pause, decision, actor, arguments, time.time())
         await self._audit(pause, _audit_action(decision), actor or "expiry", arguments, decision)
 
         async def audit_ran(event: ToolStarted) -> None:
             if event.call_id == pause.call_id:
                 await self._audit(pause, "ran", actor or "expiry", event.arguments, None)
 
-        status = "Continuing…" if isinstance(decision, Approve | Edit | Answer) else "Noted…"
-        await self._renderer.render(answer, events, status, on_tool=audit_ran)
+        relayed = self.feed.relay(item.conversation, item.id, events)
+        return pause, decision, relayed, audit_ran
 
-    async def _apply_quietly(self, item: Item) -> None:
-        """A decision on a conversation outside Slack (the terminal chat's, expired here)."""
-        events = self._agent.apply(item.conversation, str(item.payload["interrupt_id"]))
-        with contextlib.suppress(ResumeRefused):
-            async for _ in events:
-                pass
-        logger.info("applied a decision in %s, a conversation outside Slack", item.conversation)
+    async def _headless(self, item: Item) -> None:
+        """An item of a conversation outside Slack (the HTTP API's, or the terminal chat's,
+        expired here): the same turns and decisions, watched through the feed only."""
+        thread_id = item.conversation
+        if item.kind == "decision":
+            applied = await self._apply(item)
+            if applied is not None:
+                _, _, events, audit_ran = applied
+                await _drain(events, audit_ran)
+            return
+        user, text = str(item.payload["user"]), str(item.payload["text"])
+        pause = await self._agent.waiting_on(thread_id, item.answer_id)
+        if pause is not None:
+            anyone = self._runtime.settings.ask_human_responders == "anyone"
+            if pause.kind == "question" and text and (anyone or user == pause.requested_by):
+                payload: dict[str, Any] = {
+                    "interrupt_id": pause.interrupt_id,
+                    "actor": user,
+                    "api": True,
+                }
+
+                async def become_decision(transaction: Transaction) -> None:
+                    await Inbox.become(transaction, item.id, "decision", payload)
+
+                with contextlib.suppress(ResumeRefused):
+                    await self._agent.decide(
+                        thread_id, pause.interrupt_id, Answer(text), user, also=become_decision
+                    )
+                    await self._headless(
+                        dataclasses.replace(item, kind="decision", payload=payload)
+                    )
+                    return
+            await _drain(self.feed.relay(thread_id, item.id, _still_waiting(pause)))
+            return
+        events = self._agent.start(thread_id, text or "Hi!", user, input_id=item.answer_id)
+        await _drain(self.feed.relay(thread_id, item.id, events))
 
     async def _audit(
         self,
@@ -475,6 +574,22 @@ class Conversations:
             arguments=arguments,
             detail=decision.reason if isinstance(decision, Deny) else None,
         )
+
+
+async def _drain(
+    events: AsyncGenerator[AgentEvent, None],
+    on_tool: Callable[[ToolStarted], Awaitable[None]] | None = None,
+) -> None:
+    """Run a run to its end where nobody reads it here (the feed's watchers do)."""
+    async with contextlib.aclosing(events):
+        async for event in events:
+            if on_tool is not None and isinstance(event, ToolStarted):
+                await on_tool(event)
+
+
+async def _still_waiting(pause: Pause) -> AsyncGenerator[AgentEvent, None]:
+    """A message to a paused thread that does not answer it: the pause, said again."""
+    yield Agent.pause_event(pause)
 
 
 def _audit_action(decision: Decision) -> str:

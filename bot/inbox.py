@@ -225,6 +225,23 @@ class Inbox:
         row = await self._database.fetch_one("SELECT * FROM inbox WHERE id = ?", (item_id,))
         return (_item(row), str(row["status"])) if row else None
 
+    async def running_item(self, conversation: str) -> int | None:
+        """The conversation's item running now (on any replica), if one is."""
+        row = await self._database.fetch_one(
+            "SELECT id FROM inbox WHERE conversation = ? AND status = 'running' LIMIT 1",
+            (conversation,),
+        )
+        return int(row["id"]) if row else None
+
+    @staticmethod
+    async def depth(database: Database) -> dict[str, int]:
+        """How many items are queued, running and held, on every replica (for metrics)."""
+        rows = await database.fetch_all(
+            "SELECT status, COUNT(*) AS items FROM inbox"
+            " WHERE status IN ('queued', 'running', 'held') GROUP BY status"
+        )
+        return {str(row["status"]): int(row["items"]) for row in rows}
+
     async def has_open(self, conversation: str) -> bool:
         """Whether anything is queued or running in the conversation."""
         row = await self._database.fetch_one(

@@ -17,7 +17,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
-from bot import cards
+from bot import cards, log_context
 from bot.clicks import ClickHandler
 from bot.messages import MessageHandler
 from bot.request_checks import PayloadError, describe
@@ -45,6 +45,7 @@ def register(app: AsyncApp, messages: MessageHandler, clicks: ClickHandler) -> N
     app.view(cards.DENY_MODAL)(guarded(clicks.on_deny_submitted))
     app.view(cards.EDIT_MODAL)(guarded(clicks.on_edit_submitted))
     register_fallbacks(app)
+    app.error(_failed)
 
 
 def register_fallbacks(app: AsyncApp) -> None:
@@ -62,20 +63,36 @@ def register_fallbacks(app: AsyncApp) -> None:
 
 
 def guarded(listener: Listener) -> Listener:
-    """`listener`, acking if it did not, with a payload it cannot read as one warning line."""
+    """`listener`, acking if it did not, with a payload it cannot read as one warning line.
+    Whatever it logs, and the tasks it starts, carry the request's id (bot.log_context)."""
 
     async def run(ack: AsyncAck, body: Body) -> None:
-        try:
-            await listener(ack, body)
-        except PayloadError as unreadable:
-            logger.warning("ignored %s: %s", describe(body), unreadable)
-        if ack.response is None:
-            await ack()
+        with log_context.working_on(event=request_id(body)):
+            try:
+                await listener(ack, body)
+            except PayloadError as unreadable:
+                logger.warning("ignored %s: %s", describe(body), unreadable)
+            if ack.response is None:
+                await ack()
 
     # Named after the listener for Bolt's logs; not functools.wraps: Bolt reads the arguments
     # to inject from the unwrapped function, and a bound method's would include `self`.
     run.__name__ = run.__qualname__ = getattr(listener, "__name__", "listener")
     return run
+
+
+def request_id(body: Body) -> str | None:
+    """Slack's id for the request: an event's `event_id`, a click's or a modal's `trigger_id`."""
+    value = body.get("event_id") or body.get("trigger_id")
+    return value if isinstance(value, str) else None
+
+
+async def _failed(error: Exception, body: Body) -> None:
+    """A listener raised something other than PayloadError (ours to fix): one line with the
+    traceback and the request's id, where Bolt's own line would have neither id. Bolt still
+    answers 500, so Slack retries the event."""
+    with log_context.working_on(event=request_id(body)):
+        logger.error("failed to handle %s", describe(body), exc_info=error)
 
 
 async def _ignore(ack: AsyncAck, body: Body) -> None:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 
+from bot import log_context
 from bot.conversations import Conversations
 from bot.request_checks import obj, text
 from bot.runtime import BotRuntime
@@ -60,6 +61,7 @@ class MessageHandler:
             channel,
             text(event, "thread_ts") or ts,
         )
+        log_context.learned(thread=ref.thread_id)
         audience = await self._audience(event, ref, said)
         if audience == "others":
             return

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from opentelemetry.trace import NoOpTracer, Tracer
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agent import Agent
 from bot.approvers import ApproverPolicy
+from bot.metrics import BotMetrics
 from bot.rate_limits import SlackRateLimiter
 from bot.settings import BotSettings
 from bot.slack_calls import SlackCalls
@@ -40,3 +42,7 @@ class BotRuntime:
     tasks: TaskSupervisor = field(default_factory=TaskSupervisor)
     """Work that need not survive a crash (telling someone a click was refused)."""
     streamer_settings: StreamerSettings = field(default_factory=StreamerSettings)
+    metrics: BotMetrics = field(default_factory=BotMetrics)
+    """This bot's Prometheus metrics (GET /metrics)."""
+    tracer: Tracer = field(default_factory=NoOpTracer)
+    """Spans for turns and Slack calls; a no-op one unless OTEL_EXPORTER_OTLP_ENDPOINT is set."""

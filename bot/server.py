@@ -1,4 +1,5 @@
-"""Serve the bot: `POST /slack/events` (HTTP mode) or a Socket Mode connection, plus `/healthz`.
+"""Serve the bot: `POST /slack/events` (HTTP mode) or a Socket Mode connection, plus `/healthz`
+and `/metrics`.
 
 `serve()` is what `python -m bot` runs and what the tests start on a random port: the same
 code path either way.
@@ -22,8 +23,11 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from bot import listeners, request_checks
 from bot.app import Bot, open_bot
 from bot.expiry import ExpirySweeper
+from bot.metrics_endpoint import METRICS_PATH, metrics_endpoint
 from bot.request_checks import RequestVerifier
 from bot.settings import BotSettings
+from bot.tracing import SpanExporterFactory
+from http_api.routes import ApiRoutes
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +42,11 @@ class RunningBot:
     url: str
 
 
-def web_app(bot: Bot, ready: asyncio.Event, draining: asyncio.Event) -> web.Application:
-    """The HTTP endpoints; events only in HTTP mode (Socket Mode needs no public endpoint)."""
+def web_app(
+    bot: Bot, ready: asyncio.Event, draining: asyncio.Event, *, open_api: bool = False
+) -> web.Application:
+    """The HTTP endpoints; events only in HTTP mode (Socket Mode needs no public endpoint),
+    the HTTP API when API_TOKENS is set (or `open_api`, the playground's, without tokens)."""
 
     verifier = RequestVerifier(_signing_secret(bot)) if bot.mode == "http" else None
 
@@ -90,6 +97,8 @@ def web_app(bot: Bot, ready: asyncio.Event, draining: asyncio.Event) -> web.Appl
     if bot.mode == "http":
         app.router.add_post(EVENTS_PATH, events)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get(METRICS_PATH, metrics_endpoint(bot.runtime))
+    ApiRoutes(bot, open_access=open_api).add_to(app)
     return app
 
 
@@ -100,7 +109,12 @@ def _signing_secret(bot: Bot) -> str:
 
 
 @contextlib.asynccontextmanager
-async def serve(settings: BotSettings) -> AsyncIterator[RunningBot]:
+async def serve(
+    settings: BotSettings,
+    *,
+    open_api: bool = False,
+    span_exporter: SpanExporterFactory | None = None,
+) -> AsyncIterator[RunningBot]:
     """Start everything; on exit drain (DESIGN §4 rule 10) and close the database.
 
     Start-up reconciles before the first request is taken: what the last process left is
@@ -109,9 +123,11 @@ async def serve(settings: BotSettings) -> AsyncIterator[RunningBot]:
     inbox, for the next process; running answers get SHUTDOWN_GRACE_SECONDS to finish.
     """
     ready, draining = asyncio.Event(), asyncio.Event()
-    async with open_bot(settings) as bot:
+    async with open_bot(settings, span_exporter=span_exporter) as bot:
         await bot.conversations.prepare()
-        runner = web.AppRunner(web_app(bot, ready, draining), access_log=None, shutdown_timeout=2)
+        runner = web.AppRunner(
+            web_app(bot, ready, draining, open_api=open_api), access_log=None, shutdown_timeout=2
+        )
         await runner.setup()
         site = web.TCPSite(runner, settings.host, settings.port)
         await site.start()

@@ -13,6 +13,24 @@ APPS_PAGE = "https://api.slack.com/apps"
 _SLACK_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 
 ConnectionMode = Literal["socket", "http"]
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
+def api_token_users(tokens: SecretStr) -> dict[str, str]:
+    """`s3cret:U0ALICE001,other:U0BOB00001` → {token: user id}; ValueError on a bad entry
+    (the message never repeats a token)."""
+    users: dict[str, str] = {}
+    for position, entry in enumerate(tokens.get_secret_value().split(","), start=1):
+        if not entry.strip():
+            continue
+        token, _, user = entry.strip().rpartition(":")
+        if not token or not _USER_ID.match(user):
+            raise ValueError(
+                f"entry {position} is not `token:USERID` (a bearer token, a colon, then the "
+                "Slack user ID it acts as, U…/W…)"
+            )
+        users[token] = user
+    return users
 
 
 class BotSettings(AgentSettings):
@@ -28,13 +46,30 @@ class BotSettings(AgentSettings):
     allow_self_approval: bool = True
     approval_ttl_seconds: float = Field(default=3600.0, gt=0)
     ask_human_responders: Literal["requester", "anyone"] = "requester"
+    api_tokens: SecretStr | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
     shutdown_grace_seconds: float = Field(default=20.0, ge=0)
+    otel_exporter_otlp_endpoint: str | None = None
+    """OpenTelemetry's standard base URL (`http://collector:4318`): traces on when set."""
+    otel_exporter_otlp_headers: SecretStr | None = None
+    """Headers for the collector (`api-key=…,team=…`), as OpenTelemetry writes them."""
+    otel_service_name: str = "countersign"
 
-    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", mode="before")
+    @field_validator(
+        "slack_bot_token", "slack_signing_secret", "slack_app_token", "api_tokens", mode="before"
+    )
     @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
-        """`SLACK_APP_TOKEN=` (as .env.example has it) means not set, not an invalid token."""
+    def _empty_secret_is_unset(cls, value: object) -> object:
+        """`SLACK_APP_TOKEN=` (as .env.example has it) means not set, not an invalid token.
+        Not named as AgentSettings' validator: the same name would replace it, and an empty
+        POLICY_FILE= would become the current directory."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("otel_exporter_otlp_endpoint", "otel_exporter_otlp_headers", mode="before")
+    @classmethod
+    def _empty_otel_is_unset(cls, value: object) -> object:
+        """`OTEL_EXPORTER_OTLP_ENDPOINT=` (as .env.example has it) means traces off."""
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("approvers")
@@ -47,6 +82,17 @@ class BotSettings(AgentSettings):
                     "find IDs in a profile's ⋮ menu → Copy member ID"
                 )
         return value
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _check_tokens(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            api_token_users(value)  # raises naming the entry that cannot work
+        return value
+
+    def api_users(self) -> dict[str, str]:
+        """API_TOKENS as bearer token → the Slack user id it acts as (empty: no tokens)."""
+        return api_token_users(self.api_tokens) if self.api_tokens is not None else {}
 
     def slack_configured(self) -> bool:
         """Whether any Slack credential is set. With none (a fresh copy of .env.example

@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -80,9 +80,12 @@ class MessageStreamer:
         logger: logging.Logger | None = None,
         answer_id: str | None = None,
         adopt: Sequence[str] = (),
+        on_first_text: Callable[[], None] | None = None,
     ) -> None:
         """`answer_id` tags every message of the answer; `adopt` lists messages an earlier
-        attempt at the same answer posted (in order): they are edited, never posted again."""
+        attempt at the same answer posted (in order): they are edited, never posted again.
+        `on_first_text` is called once Slack has accepted the first frame showing text."""
+        self._on_first_text = on_first_text
         self._limiter = limiter
         self._settings = settings or StreamerSettings()
         self._log = logger or logging.getLogger(__name__)
@@ -306,6 +309,8 @@ class MessageStreamer:
                 await self._messages.delete(message)
         if first_text:
             self._first_text = False
+            if self._on_first_text is not None:
+                self._on_first_text()
         return True
 
     def _replace_text(self, final_text: str) -> None:

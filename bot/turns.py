@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
@@ -92,7 +93,11 @@ class TurnRenderer:
         Cancelled (a shutdown past its grace period), the answer lands what it has with a note
         that it continues after the restart, and the cancellation goes on.
         """
-        streamer = await self._streamer(answer)
+        started = time.perf_counter()
+        metrics = self._runtime.metrics
+        streamer = await self._streamer(
+            answer, lambda: metrics.first_visible_text(time.perf_counter() - started)
+        )
         try:
             await streamer.start(status)
         except StreamError as refused:  # logged where Slack refused it: no place to answer in
@@ -128,7 +133,9 @@ class TurnRenderer:
         await streamer.start(footer)
         await streamer.finish(footer=footer, actions=actions)
 
-    async def _streamer(self, answer: AnswerPlace) -> MessageStreamer:
+    async def _streamer(
+        self, answer: AnswerPlace, on_first_text: Callable[[], None] | None = None
+    ) -> MessageStreamer:
         ref = answer.ref
         limiter = self._runtime.limiter
         settings = self._runtime.streamer_settings
@@ -146,6 +153,7 @@ class TurnRenderer:
             settings=settings,
             answer_id=answer.answer_id,
             adopt=adopted,
+            on_first_text=on_first_text,
         )
 
     async def _consume(

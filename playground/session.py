@@ -77,7 +77,7 @@ async def open_playground(settings: BotSettings) -> AsyncIterator[Playground]:
         async with contextlib.AsyncExitStack() as stack:
             slack = await stack.enter_async_context(local_slack())
             running = await stack.enter_async_context(
-                serve(bot_settings(settings, slack, Path(folder) / "countersign.db"))
+                serve(bot_settings(settings, slack, Path(folder) / "countersign.db"), open_api=True)
             )
             slack.deliver_to(running.url + EVENTS_PATH)
             url = await stack.enter_async_context(
