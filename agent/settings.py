@@ -38,6 +38,9 @@ class AgentSettings(BaseSettings):
 
     @field_validator("mcp_config", "policy_file", mode="before")
     @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
-        """`POLICY_FILE=` (as .env.example has it) means no file, not the current directory."""
+    def _empty_path_is_unset(cls, value: object) -> object:
+        """`POLICY_FILE=` (as .env.example has it) means no file, not the current directory.
+
+        Named apart from BotSettings' own validator: a subclass method of the same name would
+        replace this one, and the current directory would be read as a policy."""
         return None if isinstance(value, str) and not value.strip() else value

@@ -76,3 +76,9 @@ def test_only_empty_or_unset_slack_settings_mean_the_playground() -> None:
 def test_an_empty_app_token_means_http_mode_as_env_example_says() -> None:
     http = settings(slack_bot_token="xoxb-1", slack_signing_secret="secret", slack_app_token="")
     assert http.mode() == "http"
+
+
+def test_empty_file_settings_mean_no_file_in_the_bots_settings_too() -> None:
+    """`.env.example` leaves MCP_CONFIG and POLICY_FILE empty: no file, not the current folder."""
+    values = settings(mcp_config="", policy_file=" ", slack_bot_token="")
+    assert (values.mcp_config, values.policy_file, values.slack_bot_token) == (None, None, None)
