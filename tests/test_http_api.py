@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from bot.settings import BotSettings
 from playground.session import open_playground
 from tests.bot_harness import SlackBot, slack_bot
+from tests.mock_llm_server import MockLLMServer, Reply
 from tests.test_bot_approvals import CHANNEL, ask_to_save, card_in, click, notes
 
 TOKENS = {"UALICE": "alice-secret-1", "UBOB": "bob-secret-22", "UCAROL": "carol-secret-3"}
@@ -225,6 +226,7 @@ async def test_a_disconnected_client_re_attaches_and_stop_ends_the_run(
         assert stopped.status == 202
         rest = [event async for event in read_events(response)]
         assert rest[-1].name == "done" and rest[-1].data["stopped"] is True
+        await bot.idle()  # the item is finished just after its last event
         idle = await http.post(url + "/stop", headers=headers("UALICE"))
         assert idle.status == 409
 
@@ -320,3 +322,22 @@ async def test_the_playground_serves_the_api_without_tokens(
         async with http.post(url, json={"input": "hello", "user": "UBOB"}) as response:
             events = [event async for event in read_events(response)]
         assert names(events)[-1] == "done"
+
+
+async def test_a_failing_model_ends_the_stream_with_error_and_the_thread_still_works(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    async with MockLLMServer() as llm:
+        llm.enqueue(Reply(status=500), Reply(text="Back again."))
+        async with slack_bot(
+            tmp_path,
+            api_tokens=API_TOKENS,
+            llm_model="openai/mock",
+            llm_api_base=llm.base_url,
+            llm_api_key="sk-test",
+            llm_max_retries=0,
+        ) as bot:
+            failed = await stream(http, bot, "/api/threads/t-fail/runs", "UALICE", {"input": "hi"})
+            assert names(failed) == ["error"] and failed[0].data["message"]
+            again = await stream(http, bot, "/api/threads/t-fail/runs", "UALICE", {"input": "hi"})
+            assert names(again)[-1] == "done" and again[-1].data["text"] == "Back again."
