@@ -76,6 +76,12 @@ class RunFeed:
             if run.ended and run.ended_at < cutoff:
                 del self._runs[thread_id]
 
+    async def next_start(self, thread_id: str) -> int:
+        """Wait for the thread's next run to start here; its item."""
+        started = self._started.setdefault(thread_id, asyncio.Event())
+        await started.wait()
+        return self._runs[thread_id].item_id
+
     def current(self, thread_id: str) -> int | None:
         """The item of the thread's run still going here, if one is."""
         run = self._runs.get(thread_id)

@@ -141,7 +141,10 @@ def openapi_document() -> JSONObject:
             },
             "/api/threads/{thread_id}/events": {
                 "get": {
-                    "summary": "Re-attach to a running or paused thread",
+                    "summary": (
+                        "Re-attach: the running turn from its first event; on a paused thread "
+                        "the pause, then its continuation once someone decides"
+                    ),
                     "parameters": [_THREAD],
                     "responses": {"200": _SSE, **_COMMON_ERRORS, "404": _error("No such thread.")},
                 }

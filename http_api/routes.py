@@ -167,8 +167,30 @@ class ApiRoutes:
             return wire.error(404, "unknown_thread", REFUSED["unknown_thread"])
         stream = sse.EventStream(request, sse.KEEPALIVE_SECONDS)
         await stream.open()
-        await self._send_state(stream, thread_id)
+        pause = await self._send_state(stream, thread_id)
+        if pause is not None:
+            await self._after(stream, thread_id, pause)
         return await stream.close()
+
+    async def _after(self, stream: sse.EventStream, thread_id: str, pause: Pause) -> None:
+        """Stay with a paused thread until it moves on (a decision here, in Slack or on
+        another replica), then stream what follows: the continuation, or the new state."""
+        feed = self._conversations.feed
+        while not stream.gone:
+            try:
+                item_id = await asyncio.wait_for(feed.next_start(thread_id), FOLLOW_POLL_SECONDS)
+            except TimeoutError:
+                running = feed.current(thread_id)
+                if running is not None:  # the continuation began between two looks
+                    await self._follow(stream, thread_id, running, close=False)
+                    return
+                now = await self._runtime.agent.pending(thread_id)
+                if now is not None and now.interrupt_id == pause.interrupt_id:
+                    continue
+                await self._send_state(stream, thread_id)  # it moved on elsewhere
+                return
+            await self._follow(stream, thread_id, item_id, close=False)
+            return
 
     async def thread(self, request: web.Request, _: str, __: dict[str, Any]) -> web.Response:
         """The conversation's messages and the pause it waits on, if any."""
@@ -206,7 +228,7 @@ class ApiRoutes:
         return await self._follow(stream, thread_id, item_id)
 
     async def _follow(
-        self, stream: sse.EventStream, thread_id: str, item_id: int
+        self, stream: sse.EventStream, thread_id: str, item_id: int, *, close: bool = True
     ) -> web.StreamResponse:
         """The item's run, event by event, to its end. If it runs on another replica (or ran
         before this stream began), the thread's state says how it ended."""
@@ -225,7 +247,7 @@ class ApiRoutes:
                     break
         if not seen and not stream.gone:
             await self._send_state(stream, thread_id)
-        return await stream.close()
+        return await stream.close() if close else stream.response
 
     async def _events_of(self, thread_id: str, item_id: int) -> AsyncIterator[AgentEvent]:
         """The feed's events of the item's run; ends when the item is finished elsewhere."""
@@ -262,18 +284,19 @@ class ApiRoutes:
             with contextlib.suppress(asyncio.CancelledError):
                 await pumping
 
-    async def _send_state(self, stream: sse.EventStream, thread_id: str) -> None:
-        """What the thread waits on now, or how its last turn ended."""
+    async def _send_state(self, stream: sse.EventStream, thread_id: str) -> Pause | None:
+        """What the thread waits on now (returned), or how its last turn ended."""
         agent = self._runtime.agent
         pause = await agent.pending(thread_id)
         if pause is not None:
             name = "approval_requested" if pause.kind == "approval" else "question"
             await stream.send(name, await self._pause_json(pause))
-            return
+            return pause
         history = await agent.history(thread_id)
         last = next((m for m in reversed(history) if m.get("role") == "assistant"), None)
         text = str(last.get("content") or "") if last else ""
         await stream.send("done", {"text": text, "stopped": False, "replayed": True})
+        return None
 
     # --- checks ------------------------------------------------------------------------------
 

@@ -36,6 +36,11 @@ class EventStream:
         self._keepalive = asyncio.create_task(self._keep_alive(), name="sse keepalive")
         return self._response
 
+    @property
+    def response(self) -> web.StreamResponse:
+        """The response being streamed."""
+        return self._response
+
     async def send(self, event: str, data: dict[str, Any]) -> None:
         payload = json.dumps(data, ensure_ascii=False, default=str)
         await self._write(f"event: {event}\ndata: {payload}\n\n")

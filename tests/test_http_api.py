@@ -341,3 +341,20 @@ async def test_a_failing_model_ends_the_stream_with_error_and_the_thread_still_w
             assert names(failed) == ["error"] and failed[0].data["message"]
             again = await stream(http, bot, "/api/threads/t-fail/runs", "UALICE", {"input": "hi"})
             assert names(again)[-1] == "done" and again[-1].data["text"] == "Back again."
+
+
+async def test_a_client_watching_a_paused_thread_sees_the_slack_click_continue_it(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    async with slack_bot(tmp_path, api_tokens=API_TOKENS) as bot:
+        asked = await ask_to_save(bot, what="water")
+        card = card_in(bot, asked.ts)
+        url = bot.running.url + f"/api/threads/T0001:{CHANNEL}:{asked.ts}/events"
+        async with http.get(url, headers=headers("UBOB")) as watching:
+            events = read_events(watching)
+            first = await anext(events)
+            assert first.name == "approval_requested"
+            await click(bot, "UCAROL", card, "countersign_approve")  # decided in Slack
+            rest = [event async for event in events]
+        assert names(rest)[0] == "tool_started" and names(rest)[-1] == "done"
+        assert "saved the note" in rest[-1].data["text"]
