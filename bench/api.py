@@ -18,7 +18,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.server import serve
+from bot.server import EVENTS_PATH, serve
 from playground.slack import SlackEmulator
 from tests.bot_harness import bot_settings
 from tests.mock_llm_server import MockLLMServer, Reply
@@ -32,9 +32,75 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.api", description=__doc__)
     parser.add_argument("--runs", type=int, default=30, help="runs per client")
     parser.add_argument("--clients", default="1,10", help="concurrent clients, e.g. 1,10")
+    parser.add_argument("--held", type=int, default=50, help="SSE streams held for the ack test")
     arguments = parser.parse_args()
     levels = [int(level) for level in arguments.clients.split(",")]
     print(asyncio.run(measure(levels, arguments.runs)))
+    print()
+    print(asyncio.run(acks_with_streams_held(arguments.held)))
+
+
+async def acks_with_streams_held(held: int, events: int = 20) -> str:
+    """Slack events' ack time (signed HTTP delivery → the bot's 200), with no SSE client and
+    with `held` clients each holding a stream open on a paused thread (`/events`)."""
+    lines = ["SSE streams held | Slack events | ack p50 ms | ack p99 ms"]
+    with tempfile.TemporaryDirectory() as folder:
+        async with SlackEmulator() as slack, MockLLMServer(Reply(text="Hi there.")) as llm:
+            settings = bot_settings(
+                slack,
+                Path(folder) / "bench.db",
+                llm_model="openai/mock",
+                llm_api_base=llm.base_url,
+                llm_api_key="sk-bench",
+                api_tokens=f"{TOKEN}:UBENCH01",
+            )
+            async with serve(settings) as running, aiohttp.ClientSession() as http:
+                slack.deliver_to(running.url + EVENTS_PATH)
+                for count in (0, held):
+                    readers = [
+                        await _hold(http, llm, running.url, f"held-{count}-{index}")
+                        for index in range(count)
+                    ]
+                    acks = []
+                    for _ in range(events):
+                        started = time.monotonic()
+                        _, deliveries = await slack.user_says("UALICE", "C0GENERAL", "hello")
+                        acks.append(time.monotonic() - started)
+                        assert all(delivery.ok for delivery in deliveries)
+                        await asyncio.sleep(0.2)
+                    for reader in readers:
+                        reader.cancel()
+                    await asyncio.gather(*readers, return_exceptions=True)
+                    acks.sort()
+                    p99 = acks[min(len(acks) - 1, int(len(acks) * 0.99))]
+                    lines.append(
+                        f"{count} | {len(acks)} | {statistics.median(acks) * 1000:.1f} | "
+                        f"{p99 * 1000:.1f}"
+                    )
+    return "\n".join(lines)
+
+
+async def _hold(
+    http: aiohttp.ClientSession, llm: MockLLMServer, url: str, thread: str
+) -> asyncio.Task[None]:
+    """Pause a thread at an approval, then hold its `/events` stream open (a reader task)."""
+    llm.enqueue(Reply(tool_calls=[("save_note", {"title": thread, "body": "held"})]))
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    async with http.post(
+        f"{url}/api/threads/{thread}/runs", json={"input": "save it"}, headers=auth
+    ) as response:
+        await response.read()
+    opened = asyncio.Event()
+
+    async def read() -> None:
+        async with http.get(f"{url}/api/threads/{thread}/events", headers=auth) as events:
+            async for line in events.content:
+                if line.startswith(b"event: approval_requested"):
+                    opened.set()
+
+    reader = asyncio.create_task(read())
+    await opened.wait()
+    return reader
 
 
 async def measure(levels: list[int], runs: int) -> str:

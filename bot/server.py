@@ -98,7 +98,7 @@ def web_app(
         app.router.add_post(EVENTS_PATH, events)
     app.router.add_get("/healthz", healthz)
     app.router.add_get(METRICS_PATH, metrics_endpoint(bot.runtime))
-    ApiRoutes(bot, open_access=open_api).add_to(app)
+    ApiRoutes(bot, draining, open_access=open_api).add_to(app)
     return app
 
 

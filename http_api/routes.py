@@ -13,7 +13,7 @@ import hmac
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -37,6 +37,7 @@ from http_api.openapi import openapi_document
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+T = TypeVar("T")
 PREFIX = "/api"
 FOLLOW_POLL_SECONDS = 1.0
 """How often a stream whose run is not in this process checks whether it ended elsewhere."""
@@ -54,8 +55,9 @@ REFUSED = {
 class ApiRoutes:
     """The handlers, bound to one running bot."""
 
-    def __init__(self, bot: Bot, *, open_access: bool) -> None:
+    def __init__(self, bot: Bot, draining: asyncio.Event, *, open_access: bool) -> None:
         self._bot = bot
+        self._draining = draining
         self._runtime = bot.runtime
         self._conversations = bot.conversations
         self._users = bot.runtime.settings.api_users()
@@ -178,8 +180,10 @@ class ApiRoutes:
         feed = self._conversations.feed
         while not stream.gone:
             try:
-                item_id = await asyncio.wait_for(feed.next_start(thread_id), FOLLOW_POLL_SECONDS)
+                item_id = await self._unless_draining(feed.next_start(thread_id))
             except TimeoutError:
+                if self._draining.is_set():
+                    return  # a deploy: the client re-attaches to the next process
                 running = feed.current(thread_id)
                 if running is not None:  # the continuation began between two looks
                     await self._follow(stream, thread_id, running, close=False)
@@ -245,7 +249,7 @@ class ApiRoutes:
                 await stream.send(*shown)
                 if shown[0] in wire.ENDS_A_STREAM:
                     break
-        if not seen and not stream.gone:
+        if not seen and not stream.gone and not self._draining.is_set():
             await self._send_state(stream, thread_id)
         return await stream.close() if close else stream.response
 
@@ -265,8 +269,10 @@ class ApiRoutes:
         try:
             while True:
                 try:
-                    event = await asyncio.wait_for(queue.get(), FOLLOW_POLL_SECONDS)
+                    event = await self._unless_draining(queue.get())
                 except TimeoutError:
+                    if self._draining.is_set() and not started:
+                        return  # a deploy: it will run in the next process
                     if started:
                         continue
                     status = await self._conversations.item_status(item_id)
@@ -283,6 +289,24 @@ class ApiRoutes:
             pumping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pumping
+
+    async def _unless_draining(self, waited: Awaitable[T]) -> T:
+        """`waited`'s result; TimeoutError after FOLLOW_POLL_SECONDS, or at once when the
+        bot starts draining (a stream must not outlive the database it reads)."""
+        task = asyncio.ensure_future(waited)
+        draining = asyncio.ensure_future(self._draining.wait())
+        try:
+            await asyncio.wait(
+                {task, draining}, timeout=FOLLOW_POLL_SECONDS, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            draining.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            raise TimeoutError
+        return task.result()
 
     async def _send_state(self, stream: sse.EventStream, thread_id: str) -> Pause | None:
         """What the thread waits on now (returned), or how its last turn ended."""
