@@ -5,7 +5,9 @@ This package is the only thing front ends import; it knows nothing about Slack.
 
 from agent.agent import Agent
 from agent.approval_votes import ApprovalTally
+from agent.builtin_tools import builtin_tools
 from agent.database import Database, Transaction
+from agent.durations import format_duration
 from agent.errors import (
     AgentError,
     ConfigurationError,
@@ -26,6 +28,7 @@ from agent.events import (
     Failed,
     Finished,
     Pause,
+    PauseKind,
     QuestionAsked,
     Resumed,
     TextDelta,
@@ -41,10 +44,12 @@ from agent.instrumentation import (
     TokenSource,
     TurnOutcome,
 )
+from agent.mcp_tools import open_mcp_tools
 from agent.migrations import Migration, add_columns, migrate
+from agent.policy import Policy, PolicyVerdict
 from agent.settings import AgentSettings, CommaSeparated
 from agent.storage import describe as describe_database
-from agent.toolkit import Tool, ToolContext, tool
+from agent.toolkit import Tool, ToolContext, tool, tools_in_module
 
 __all__ = [
     "TURN_OUTCOMES",
@@ -71,6 +76,9 @@ __all__ = [
     "InvalidArguments",
     "Migration",
     "Pause",
+    "PauseKind",
+    "Policy",
+    "PolicyVerdict",
     "QuestionAsked",
     "ResumeRefused",
     "Resumed",
@@ -86,7 +94,11 @@ __all__ = [
     "Transaction",
     "TurnOutcome",
     "add_columns",
+    "builtin_tools",
     "describe_database",
+    "format_duration",
     "migrate",
+    "open_mcp_tools",
     "tool",
+    "tools_in_module",
 ]

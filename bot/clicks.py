@@ -189,33 +189,11 @@ class ClickHandler:
             explanation = await self._explain(pause_ref, taken.reason, taken)
             await self._refuse(body, pause_ref, clicker, taken.reason, explanation)
         elif not taken.tally.complete:
-            await self._counted(body, ref, pause_ref, taken.tally)
+            await self._counted(body, ref, taken.tally)
 
-    async def _counted(
-        self, body: Body, ref: ThreadRef, pause_ref: cards.PauseRef, tally: ApprovalTally
-    ) -> None:
-        """One approval of several: audit it, show the count on every copy of the card, and
-        tell the approver what happens next."""
-        clicker = _clicker(body)
-        pause = await self._runtime.agent.pending(ref.thread_id)
-        if pause is None or pause.interrupt_id != pause_ref.interrupt_id:
-            return  # decided meanwhile: its own item edits the card
-        edited = tally.edited_by == clicker and tally.approved_by == (clicker,)
-        await self._runtime.store.audit(
-            thread_id=ref.thread_id,
-            interrupt_id=pause_ref.interrupt_id,
-            action="approval counted",
-            actor=clicker,
-            tool=pause.tool,
-            arguments=tally.arguments if tally.arguments is not None else pause.arguments,
-            detail=f"{len(tally.approved_by)} of {tally.needed}" + (" (edited)" if edited else ""),
-        )
-        pauses = self._conversations.pauses
-
-        async def show() -> None:
-            await pauses.refresh(ref, pause, tally)
-
-        self._runtime.tasks.submit(show, name="show an approval count")
+    async def _counted(self, body: Body, ref: ThreadRef, tally: ApprovalTally) -> None:
+        """One approval of several (audited and shown on the card by accept_decision): tell
+        the approver what happens next."""
         missing = tally.needed - len(tally.approved_by)
         more = "1 more person approves" if missing == 1 else f"{missing} more people approve"
         await self._tell(

@@ -233,7 +233,37 @@ class Conversations:
             return ResumeRefused("wrong_kind", str(invalid))
         if counted.complete:
             self._wake.set()
+        else:
+            await self._counted(thread_id, interrupt_id, actor, counted)
         return Accepted(counted, queued[0] if queued else None)
+
+    async def _counted(
+        self, thread_id: str, interrupt_id: str, actor: str | None, tally: ApprovalTally
+    ) -> None:
+        """One approval of several, from Slack or the API: audit it, and show the count on
+        every copy of the card."""
+        pause = await self._agent.pending(thread_id)
+        if pause is None or pause.interrupt_id != interrupt_id:
+            return  # decided meanwhile: its own item edits the card
+        edited = tally.edited_by == actor and tally.approved_by == (actor,)
+        await self._store.audit(
+            thread_id=thread_id,
+            interrupt_id=interrupt_id,
+            action="approval counted",
+            actor=actor or "",
+            tool=pause.tool,
+            arguments=tally.arguments if tally.arguments is not None else pause.arguments,
+            detail=f"{len(tally.approved_by)} of {tally.needed}" + (" (edited)" if edited else ""),
+        )
+        ref = await self._store.conversation(thread_id)
+        if ref is None:
+            return
+        pauses = self.pauses
+
+        async def show() -> None:
+            await pauses.refresh(ref, pause, tally)
+
+        self._runtime.tasks.submit(show, name="show an approval count")
 
     async def stop(self, item_id: int, clicker: str) -> str | None:
         """Stop the answer of one item; why not, if it cannot be stopped.

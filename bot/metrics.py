@@ -16,8 +16,7 @@ from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from agent import TURN_OUTCOMES, TokenKind, TokenSource, TurnOutcome
-from agent.events import PauseKind
+from agent import TURN_OUTCOMES, PauseKind, TokenKind, TokenSource, TurnOutcome
 
 SlackOutcome = Literal["ok", "error", "rate_limited", "cancelled"]
 PAUSE_KINDS: tuple[PauseKind, ...] = ("approval", "question")

@@ -13,12 +13,18 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from agent import ConfigurationError, Database, Transaction
-from agent.builtin_tools import builtin_tools
-from agent.durations import format_duration
-from agent.mcp_tools import open_mcp_tools
-from agent.policy import Policy, PolicyVerdict
-from agent.toolkit import Tool, tools_in_module
+from agent import (
+    ConfigurationError,
+    Database,
+    Policy,
+    PolicyVerdict,
+    Tool,
+    Transaction,
+    builtin_tools,
+    format_duration,
+    open_mcp_tools,
+    tools_in_module,
+)
 from bot.settings import BotSettings
 
 USAGE_ERROR = 2

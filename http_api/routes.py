@@ -30,7 +30,7 @@ from agent import (
 )
 from bot.app import Bot
 from bot.approvers import Action
-from bot.conversations import Accepted
+from bot.clicks import REFUSALS
 from http_api import sse, wire
 from http_api.openapi import openapi_document
 
@@ -42,14 +42,8 @@ PREFIX = "/api"
 FOLLOW_POLL_SECONDS = 1.0
 """How often a stream whose run is not in this process checks whether it ended elsewhere."""
 DECISIONS = ("approve", "deny", "edit", "answer")
-REFUSED = {
-    "already_handled": "Someone already decided this pause; nothing more will run from it.",
-    "stale": "This pause is no longer pending: the conversation moved on.",
-    "unknown_thread": "There is no conversation with that id.",
-    "wrong_kind": "That decision does not fit this pause.",
-    "already_counted": "Your approval is already counted; it needs someone else's now.",
-    "own_request": "You asked for this, and it needs approvals from other people.",
-}
+REFUSED = {**REFUSALS, "unknown_thread": "There is no conversation with that id."}
+"""The same words as a refused click, except where a button is not what the caller has."""
 
 
 class ApiRoutes:
@@ -137,7 +131,6 @@ class ApiRoutes:
         taken = await self._conversations.accept_decision(thread_id, interrupt_id, decision, user)
         if isinstance(taken, ResumeRefused):
             return wire.error(409, taken.reason, REFUSED.get(taken.reason, str(taken)))
-        await self._audit_counted(pause, user, taken)
         stream = sse.EventStream(request, sse.KEEPALIVE_SECONDS)
         await stream.open()
         if taken.item_id is None:  # counted toward a quorum: nothing runs yet
@@ -364,19 +357,6 @@ class ApiRoutes:
             anyone = runtime.settings.ask_human_responders == "anyone"
             who = () if anyone else (pause.requested_by,)
         return wire.pause_json(pause, who, pause.created_at + ttl, tally)
-
-    async def _audit_counted(self, pause: Pause, user: str, taken: Accepted) -> None:
-        if taken.item_id is not None:
-            return  # the decision item audits it, once
-        await self._runtime.store.audit(
-            thread_id=pause.thread_id,
-            interrupt_id=pause.interrupt_id,
-            action="approval counted",
-            actor=user,
-            tool=pause.tool,
-            arguments=taken.tally.arguments or pause.arguments,
-            detail=f"{len(taken.tally.approved_by)} of {taken.tally.needed} (API)",
-        )
 
     # --- who is asking -----------------------------------------------------------------------
 
