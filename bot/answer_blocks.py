@@ -48,6 +48,11 @@ class AnswerFrames:
         self._pieces = AnswerPieces(message_limit)
         self._sealed: list[Frame] = []
 
+    def seal_at(self, text: str, end: int) -> bool:
+        """Seal the live piece at offset `end` of `text` (bot.splitting.AnswerPieces.seal_at)."""
+        self._pieces.update(text)
+        return self._pieces.seal_at(end)
+
     def frames(self, text: str, display: Display) -> list[Frame]:
         """One frame per message: sealed pieces, then the live tail with status and actions."""
         self._pieces.update(text)

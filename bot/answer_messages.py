@@ -84,6 +84,7 @@ class AnswerMessages:
         self._log = logger
         self._seq = itertools.count(1)
         self.sent: list[SentMessage] = []
+        self._retired: list[SentMessage] = []
 
     async def post(self, index: int, frame: Frame) -> None:
         """Post piece `index` at the end of the thread; it must land."""
@@ -123,7 +124,7 @@ class AnswerMessages:
         message.shown = frame
         return True
 
-    async def delete(self, message: SentMessage) -> None:
+    async def delete(self, message: SentMessage, *, retired: bool = False) -> None:
         """Remove a message the final text no longer needs."""
 
         async def send() -> Reply:
@@ -131,7 +132,18 @@ class AnswerMessages:
             return {}
 
         await self._call("chat.delete", send)
+        (self._retired if retired else self.sent).remove(message)
+
+    def retire(self, message: SentMessage) -> None:
+        """Take `message` out of the answer (its piece goes to a new message); it is deleted
+        by `delete_retired`, at the end, when edits and deletions no longer hold text back."""
         self.sent.remove(message)
+        self._retired.append(message)
+
+    async def delete_retired(self) -> None:
+        """Delete the messages `retire` took out of the answer."""
+        while self._retired:
+            await self.delete(self._retired[0], retired=True)
 
     async def _find_post(self, index: int, after: str) -> Reply | None:
         """After an ambiguous failure, find the post if Slack made it anyway (no ghost twin).

@@ -64,6 +64,10 @@ def slack_method(budget_name: str) -> str:
 
 
 DECISION_CARDS = lane("chat.update", "decisions")
+POSTS_ACROSS_CHANNELS = lane("chat.postMessage", "workspace")
+"""chat.postMessage's workspace-wide cap, on top of its one-a-second per channel: every post
+books both."""
+NATIVE_STREAM_METHODS = ("chat.startStream", "chat.appendStream", "chat.stopStream")
 
 
 def default_budgets() -> dict[str, Budget]:
@@ -75,6 +79,16 @@ def default_budgets() -> dict[str, Budget]:
         "chat.update": Budget(38 / 60, burst=4),
         DECISION_CARDS: Budget(8 / 60, burst=2),
         "chat.postMessage": Budget(1.0, burst=3, per_key=True),
+        # Slack: "several hundred a minute" per workspace, short bursts tolerated. Under load
+        # answers go on in new messages rather than wait for edits; this keeps them under it.
+        POSTS_ACROSS_CHANNELS: Budget(540 / 60, burst=90),
+        # Native streams (DMs): start and stop are Tier 2 (20 a minute), appends Tier 4.
+        "chat.startStream": Budget(18 / 60, burst=3),
+        "chat.appendStream": Budget(90 / 60, burst=10),
+        "chat.stopStream": Budget(18 / 60, burst=3),
+        # Like chat.postMessage, per conversation.
+        "assistant.threads.setStatus": Budget(1.0, burst=3, per_key=True),
+        "agents.sessions.setStatus": Budget(45 / 60, burst=5),
         "chat.delete": Budget(45 / 60, burst=5),
         "conversations.replies": Budget(45 / 60, burst=5),
     }
@@ -244,7 +258,13 @@ class SlackRateLimiter:
         return self._budgets.get(method, self._fallback)
 
     async def acquire(self, method: str, key: str = "") -> None:
-        """Wait until a call of `method` (for `key`, e.g. a channel) fits the budget; book it."""
+        """Wait until a call of `method` (for `key`, e.g. a channel) fits the budget; book it.
+        A per-channel budget with a workspace-wide cap books the cap as well."""
+        await self._acquire(method, key)
+        if (cap := self._cap_of(method)) is not None:
+            await self._acquire(cap, "")
+
+    async def _acquire(self, method: str, key: str) -> None:
         bucket = self._bucket(method, key)
         while True:
             booking = await self._store.book(bucket, self.budget(method), wait=True)
@@ -262,7 +282,18 @@ class SlackRateLimiter:
     async def try_acquire(self, method: str, key: str = "") -> bool:
         """Book a call only if it may go right now; for frames that can be skipped."""
         booking = await self._store.book(self._bucket(method, key), self.budget(method), wait=False)
-        return booking.start is not None
+        if booking.start is None:
+            return False
+        cap = self._cap_of(method)
+        if cap is None:
+            return True
+        capped = await self._store.book(self._bucket(cap, ""), self.budget(cap), wait=False)
+        return capped.start is not None
+
+    def _cap_of(self, method: str) -> str | None:
+        """The workspace-wide lane over a per-channel budget, if the limiter has one."""
+        cap = lane(method, "workspace")
+        return cap if cap in self._budgets else None
 
     def wait_time(self, method: str, key: str = "") -> float:
         """A hint: seconds until `try_acquire` could succeed (Retry-After window included), as

@@ -110,6 +110,24 @@ class AnswerPieces:
         while self._overflows():
             self._seal_one()
 
+    def seal_at(self, end: int) -> bool:
+        """Seal the live tail up to `end` (an offset into the text); the rest starts a new piece.
+
+        For an answer that continues in a new message instead of waiting to edit the last one:
+        the last message keeps exactly what it shows. False when there is nothing to seal.
+        """
+        end = min(end, len(self._text))
+        if end <= self._offset:
+            return False
+        body = self._text[self._offset : end]
+        self._sealed.append(_close(self._prefix, body))
+        fence = open_fence(self._prefix + body)
+        self._prefix = fence + "\n" if fence is not None else ""
+        self._offset = end
+        while self._overflows():
+            self._seal_one()
+        return True
+
     def _overflows(self) -> bool:
         tail = self.tail
         return len(tail.body) > self._window or self._measure(tail.markdown) > self._limit

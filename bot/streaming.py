@@ -4,12 +4,20 @@ Modelled on slack_sdk's `AsyncChatStream` (web/async_chat_stream.py): an explici
 (`idle` → `streaming` → `finished` | `failed`), text buffered by `append()` and flushed by a
 background task, an error on `append()` after the end, and a documented `ts`.
 
-What people see: `start()` posts a status line at once; the first text replaces it as soon as
-it arrives; later text is shown by `chat.update` at a cadence that shares the workspace's
-chat.update budget with every other answer (`SlackRateLimiter.suggested_interval`), latest text
-winning; `finish()` always lands the whole text. Long answers continue in new messages in the
-thread (bot.splitting): each piece of text has exactly one owner message, and an edit that
-failed is retried on that same message, never re-posted elsewhere (pitfalls 1–7).
+What people see: the first message carries the model's first words (or, when the model takes
+longer than `placeholder_after`, a status line that the first words then replace); later text
+is shown by `chat.update` at a cadence that shares the workspace's chat.update budget with every
+other answer (`SlackRateLimiter.suggested_interval`), latest text winning; `finish()` always
+lands the whole text. Long answers continue in new messages in the thread (bot.splitting).
+
+Under load the workspace's ~50 edits a minute cannot keep every answer moving, so when new text
+has waited `part_after` for an edit, the last message is sealed as it stands and the text goes
+on in a new message (chat.postMessage: about one a second per channel, several hundred a minute
+per workspace). The first words after a status line do not wait at all: the status line is
+retired (deleted at the end) and they are posted. Either way each piece of text has exactly one
+owner message, and an edit that failed is retried on that same message, never re-posted
+elsewhere (pitfalls 1–7). The one thing an early-sealed message still needs, losing its Stop
+button and status line, is done at the end, after the whole text has landed.
 
 This module decides when to send. What each message shows is bot.answer_blocks; posting,
 editing and deleting them is bot.answer_messages, through bot.budgeted_calls like every other
@@ -34,7 +42,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.answer_blocks import MAX_ACTION_BLOCKS, AnswerFrames, Block, Display, Frame
 from bot.answer_messages import AnswerMessages, SentMessage, StreamError
 from bot.budgeted_calls import BudgetedCalls, RetryPolicy
-from bot.rate_limits import SlackRateLimiter
+from bot.rate_limits import POSTS_ACROSS_CHANNELS, SlackRateLimiter
 from bot.splitting import MESSAGE_LIMIT
 
 __all__ = ["MessageStreamer", "StreamError", "StreamStateError", "StreamerSettings"]
@@ -60,6 +68,16 @@ class StreamerSettings:
     """First wait after a 5xx or connection error; doubles on each retry."""
     max_rate_limited: int = 20
     """429s one call may meet before the streamer gives up on it."""
+    placeholder_after: float = 1.0
+    """Seconds to wait for the model's first words before posting the status line alone: a
+    model that starts quickly gets its first words in the first message, not an edit."""
+    part_after: float = 8.0
+    """When the workspace's edit budget cannot show new text for this long, the text goes out
+    as a new message instead (chat.postMessage has its own, per-channel budget). Under more
+    load it stretches, so that every answer's parts fit the workspace's posting budget."""
+    final_edit_wait: float = 1.0
+    """At the end, an edit that would wait longer than this is replaced by a new message
+    carrying the rest of the text; the earlier message loses its Stop button later."""
 
     def __post_init__(self) -> None:
         if not 20 <= self.message_limit <= _MAX_MESSAGE_LIMIT:
@@ -115,7 +133,14 @@ class MessageStreamer:
         self._text_arrived = asyncio.Event()  # the first visible text: shown at once
         self._flusher: asyncio.Task[None] | None = None
         self._error: StreamError | None = None
-        self._last_edit = 0.0
+        self._last_change = 0.0
+        """When new text last became visible (loop time)."""
+        self._retry_at: float | None = None
+        """When to try again after an edit found no budget."""
+        self._shown_upto = 0
+        """How much of the text the messages show (after the last complete sync)."""
+        self._sealed_early: set[int] = set()
+        """Pieces sealed where their message stood: only their Stop button is left to remove."""
         self._registered = False
 
     @property
@@ -139,25 +164,29 @@ class MessageStreamer:
         """The answer's Markdown received so far."""
         return self._text
 
-    async def start(self, status: str = "Thinking…") -> None:
-        """Post the first message (or edit an adopted one), showing `status`, at once."""
+    async def start(self, status: str = "Thinking…", text: str = "") -> None:
+        """Begin the answer with `status` (and any `text` already written elsewhere).
+
+        An adopted first message is edited at once. Otherwise the first message is posted by
+        the flusher: with the first words as soon as they arrive, or with `status` alone after
+        `placeholder_after`.
+        """
         if self._state != "idle":
             raise StreamStateError(f"cannot start: stream is {self._state}")
         self._display.placeholder = status
+        self._text = text
+        if self._visible_text():
+            self._text_arrived.set()
         try:
             if self._messages.sent:
-                await self._messages.update(
-                    self._messages.sent[0], self._frames()[0], skippable=False
-                )
-            else:
-                await self._messages.post(0, self._frames()[0])
+                await self._sync(final=False, must_land=True)
         except StreamError:
             self._state = "failed"
             raise
         self._state = "streaming"
         self._limiter.register_stream()
         self._registered = True
-        self._last_edit = asyncio.get_running_loop().time()
+        self._last_change = asyncio.get_running_loop().time()
         self._flusher = asyncio.create_task(self._run_flusher(), name=f"streamer-{self._id}")
 
     async def append(self, text_delta: str) -> None:
@@ -234,6 +263,8 @@ class MessageStreamer:
                 self._replace_text(final_text)
             self._display.final = True
             self._error = None  # the flusher's error, if any, was logged; the final edit decides
+            if self._limiter.wait_time("chat.update") > self._settings.final_edit_wait:
+                self._seal_where_shown()  # the rest lands now, in a new message
             await self._sync(final=True)
         except StreamError as error:
             self._error = self._error or error
@@ -247,28 +278,76 @@ class MessageStreamer:
             raise self._error
 
     async def _run_flusher(self) -> None:
-        """Show new text at the cadence; the first text goes out at once."""
+        """Show new text at the cadence; the first words go out at once."""
         loop = asyncio.get_running_loop()
+        if not self._messages.sent:
+            await self._pause(self._settings.placeholder_after)
         while not self._closing.is_set():
-            await self._wake.wait()
-            if not self._first_text or not self._visible_text():
-                delay = self._last_edit + self._interval() - loop.time()
+            if self._messages.sent:
+                await self._wake.wait()
+                delay = self._next_flush() - loop.time()
                 if delay > 0:
                     await self._pause(delay)
             if self._closing.is_set():
                 return
             self._wake.clear()
             try:
-                complete = await self._sync(final=False)
+                await self._flush(loop.time())
             except StreamError as error:  # logged where it happened; finish() raises it
                 self._error = error
                 return
-            if complete:
-                self._last_edit = loop.time()
-            else:  # the budget had no room for this frame: try again when it might
-                wait = max(0.01, self._limiter.wait_time("chat.update"))
-                self._last_edit = max(self._last_edit, loop.time() + wait - self._interval())
-                self._wake.set()
+
+    async def _flush(self, now: float) -> None:
+        """One step: edit the last message, or go on in a new one when edits would wait."""
+        self._retry_at = None
+        if await self._sync(final=False):
+            self._last_change = now
+            return
+        if self._first_words_waiting():
+            self._messages.retire(self._messages.sent[0])  # it showed the status line alone
+            await self._sync(final=False, must_land=True)
+            self._last_change = now
+            return
+        if now >= self._part_due() and self._seal_where_shown():
+            await self._sync(final=False, must_land=True)  # posts the new part
+            self._last_change = now
+            return
+        wait = max(0.05, min(self._limiter.wait_time("chat.update"), self._part_due() - now))
+        self._retry_at = now + wait
+        self._wake.set()
+
+    def _next_flush(self) -> float:
+        """When the next flush is due (loop time)."""
+        if self._first_words_waiting():
+            return 0.0
+        if self._retry_at is not None:
+            return self._retry_at
+        return self._last_change + min(self._interval(), self._part_interval())
+
+    def _part_due(self) -> float:
+        return self._last_change + self._part_interval()
+
+    def _part_interval(self) -> float:
+        """Seconds new text may wait for an edit before it goes out in a new message: long
+        enough that every streaming answer's parts fit the workspace's posting budget."""
+        posts = self._limiter.budget(POSTS_ACROSS_CHANNELS).per_second
+        return max(self._settings.part_after, self._limiter.active_streams / (0.8 * posts))
+
+    def _first_words_waiting(self) -> bool:
+        """The only message shows the status line, and there are words to show."""
+        return self._first_text and bool(self._messages.sent) and self._visible_text()
+
+    def _seal_where_shown(self) -> bool:
+        """End the last message at what it shows, so the rest of the text gets a new message;
+        False when that would change nothing (no message shows text, or no text is unshown)."""
+        sent = self._messages.sent
+        unshown = self._text[self._shown_upto :]
+        if not sent or self._shown_upto == 0 or not unshown.strip():
+            return False
+        if not self._layout.seal_at(self._text, self._shown_upto):
+            return False
+        self._sealed_early.add(len(sent) - 1)
+        return True
 
     async def _pause(self, delay: float) -> None:
         """Wait for the next edit slot, but not past the end or the first text's arrival."""
@@ -284,11 +363,17 @@ class MessageStreamer:
         shared = self._limiter.suggested_interval("chat.update")
         return max(self._settings.min_interval, shared)
 
-    async def _sync(self, *, final: bool) -> bool:
-        """Make every message show its frame; False if a skippable edit found no budget."""
+    async def _sync(self, *, final: bool, must_land: bool = False) -> bool:
+        """Make every message show its frame; False if a skippable edit found no budget.
+
+        Messages sealed early get their last edit (no Stop button) only at the end, after
+        every piece of text has landed.
+        """
+        text_length = len(self._text)
         frames = self._frames()
         sent = self._messages.sent
         first_text = self._first_text and bool(self._visible_text())
+        cleanups: list[int] = []
         for index, frame in enumerate(frames):
             if index >= len(sent):
                 await self._messages.post(index, frame)
@@ -296,22 +381,34 @@ class MessageStreamer:
             message = sent[index]
             if message.shown == frame:
                 continue
-            skippable = not final and not first_text and index == len(frames) - 1
-            try:
-                if not await self._messages.update(message, frame, skippable=skippable):
-                    return False
-            except StreamError as error:
-                if not final:
-                    raise
-                self._error = self._error or error  # the other messages still get their text
+            if index in self._sealed_early:
+                cleanups.append(index)
+                continue
+            skippable = not final and not must_land and index == len(frames) - 1
+            if not await self._edit(message, frame, final=final, skippable=skippable):
+                return False
         if final:
+            for index in cleanups:
+                await self._edit(sent[index], frames[index], final=True, skippable=False)
             for message in sent[len(frames) :]:
                 await self._messages.delete(message)
+            await self._messages.delete_retired()
+        self._shown_upto = text_length
         if first_text:
             self._first_text = False
             if self._on_first_text is not None:
                 self._on_first_text()
         return True
+
+    async def _edit(self, message: SentMessage, frame: Frame, *, final: bool, skippable: bool) -> bool:
+        """One edit; at the end a refused edit is remembered and the other messages go on."""
+        try:
+            return await self._messages.update(message, frame, skippable=skippable)
+        except StreamError as error:
+            if not final:
+                raise
+            self._error = self._error or error
+            return True
 
     def _replace_text(self, final_text: str) -> None:
         """Take the caller's final text; if it rewrites what was sealed, re-split from scratch."""

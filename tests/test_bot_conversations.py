@@ -23,7 +23,10 @@ async def test_mention_is_answered_in_its_thread(tmp_path: Path, database_url: s
         assert "Thinking" not in answer.visible_text()
         assert not answer.buttons()  # the Stop button is gone once the answer is complete
         first_version = answer.versions[0]
-        assert "Thinking" in json.dumps(first_version)  # a status appeared at once
+        assert first_version["text"].startswith("Hi!")  # the first message carries the words
+        assert "Thinking" not in json.dumps(first_version)  # no empty status line first
+        edits = {c.method for c in bot.slack.calls if c.params.get("ts") == answer.ts}
+        assert edits == {"chat.update"}  # the rest of the words, then the Stop button gone
         history = await bot.runtime.agent.history(f"T0001:C0GENERAL:{asked.ts}")
         assert history[0] == {"role": "user", "content": "hello there"}  # own mention stripped
 

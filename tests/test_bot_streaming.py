@@ -167,7 +167,9 @@ async def test_thirty_concurrent_answers_draw_no_429(tmp_path: Path) -> None:
             ]
             await asyncio.sleep(0.2)
             await bot.idle(timeout=60)
-            assert all(len(bot.replies(m.channel, m.ts)) == 1 for m in sent)
+            for question in sent:  # under load an answer may go on in new messages
+                replies = bot.replies(question.channel, question.ts)
+                assert replies and all(reply.buttons() == [] for reply in replies)
             assert [c for c in slack.calls if c.status == 429] == []
 
 

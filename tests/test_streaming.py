@@ -18,7 +18,7 @@ from bot.streaming import MessageStreamer, StreamError, StreamerSettings, Stream
 from playground.slack import Message, SlackEmulator
 
 CHANNEL = "C0GENERAL"
-FAST = StreamerSettings(min_interval=0.05, retry_backoff=0.01)
+FAST = StreamerSettings(min_interval=0.05, retry_backoff=0.01, placeholder_after=0.05)
 
 
 @pytest.fixture
@@ -94,28 +94,49 @@ async def stream(streamer: MessageStreamer, text: str, chunk: int, pause: float 
         await asyncio.sleep(pause)
 
 
-async def test_start_posts_the_status_line_at_once(
+async def test_a_slow_model_gets_the_status_line_first(
     slack: SlackEmulator, client: AsyncWebClient
 ) -> None:
-    """The thread shows "Thinking…" as soon as the turn starts, never an empty section."""
+    """No words within `placeholder_after`: the thread shows "Thinking…", never an empty
+    section."""
     streamer, thread_ts = await streamer_in(slack, client)
     await streamer.start()
+    assert answers(slack, thread_ts) == []  # nothing yet: the first words may be on their way
+    await slack.wait_until(lambda: len(answers(slack, thread_ts)) == 1, timeout=2)
     [message] = answers(slack, thread_ts)
     assert message.text == "Thinking…"
     assert contexts(message) == ["Thinking…"]
     assert sections(message) == []
-    assert streamer.ts == message.ts
+    await slack.wait_until(lambda: streamer.ts == message.ts)
     assert streamer.message_ts == (message.ts,)
     await streamer.finish()
+
+
+async def test_a_quick_model_s_first_words_are_the_first_message(
+    slack: SlackEmulator, client: AsyncWebClient
+) -> None:
+    """Words within `placeholder_after`: the first message carries them, no status line first."""
+    settings = StreamerSettings(min_interval=0.05, retry_backoff=0.01, placeholder_after=5)
+    streamer, thread_ts = await streamer_in(slack, client, settings=settings)
+    await streamer.start()
+    await asyncio.sleep(0.1)
+    await streamer.append("Hello")
+    await slack.wait_until(lambda: len(answers(slack, thread_ts)) == 1, timeout=2)
+    await streamer.append(" world")
+    await streamer.finish()
+    [message] = answers(slack, thread_ts)
+    assert [v["text"] for v in message.versions][0] == "Hello"
+    assert message.text == "Hello world"
 
 
 async def test_first_text_replaces_the_status_without_waiting_for_the_cadence(
     slack: SlackEmulator, client: AsyncWebClient
 ) -> None:
     """The first tokens show at once even when the cadence is long; later ones wait for it."""
-    slow = StreamerSettings(min_interval=30, retry_backoff=0.01)
+    slow = StreamerSettings(min_interval=30, retry_backoff=0.01, placeholder_after=0.05)
     streamer, thread_ts = await streamer_in(slack, client, settings=slow)
     await streamer.start()
+    await slack.wait_until(lambda: len(answers(slack, thread_ts)) == 1, timeout=2)
     await streamer.append("Hello")
     await slack.wait_until(lambda: answers(slack, thread_ts)[0].text == "Hello", timeout=2)
     await streamer.append(" world")
@@ -157,9 +178,11 @@ async def test_429s_are_honoured_and_the_final_text_is_complete(
     text = words(150)
     await streamer.start()
     await streamer.append(text[:40])
+    await slack.wait_until(lambda: len(slack.calls_to("chat.postMessage")) == 1)
+    await streamer.append(text[40:60])
     await slack.wait_until(lambda: len(slack.calls_to("chat.update")) == 1)
     slack.fail_next("chat.update", error="ratelimited", status=429, retry_after=1, times=3)
-    await stream(streamer, text[40:], chunk=20, pause=0.01)
+    await stream(streamer, text[60:], chunk=20, pause=0.01)
     await streamer.finish()
 
     assert slack.calls_inside_retry_after == 0
@@ -449,10 +472,12 @@ async def test_permanent_errors_surface_from_finish(
     slack: SlackEmulator, client: AsyncWebClient
 ) -> None:
     """An error Slack will repeat forever is raised, not retried."""
-    streamer, _ = await streamer_in(slack, client)
+    streamer, thread_ts = await streamer_in(slack, client)
     await streamer.start()
-    slack.fail_next("chat.update", error="cant_update_message", status=200, times=5)
     await streamer.append("text")
+    await slack.wait_until(lambda: len(answers(slack, thread_ts)) == 1)
+    slack.fail_next("chat.update", error="cant_update_message", status=200, times=5)
+    await streamer.append(" and more")
     with pytest.raises(StreamError, match="cant_update_message"):
         await streamer.finish()
     assert streamer.state == "failed"
@@ -505,7 +530,9 @@ async def test_cadence_widens_when_many_answers_share_the_budget(
 
 
 async def test_thirty_concurrent_answers_get_no_429() -> None:
-    """Thirty answers streaming at once share the workspace budget without a single 429.
+    """Thirty answers streaming at once share the workspace budget without a single 429; each
+    lands whole and exact, in as many messages as the edit budget made it take, with no Stop
+    button or status line left on any of them.
 
     Slack's numbers are scaled 24x so the test is quick: the emulator enforces chat.update at
     1,200/min (burst 8) and our limiter keeps the default's margin on the rate, 1,080/min.
@@ -526,6 +553,7 @@ async def test_thirty_concurrent_answers_get_no_429() -> None:
             streamer, thread_ts = await streamer_in(slack, client, limiter=limiter, channel=channel)
             text = f"Answer {n}: " + words(30, seed=n)
             await streamer.start()
+            streamer.set_actions(STOP_ACTIONS)
             await stream(streamer, text, chunk=25, pause=0.05)
             await streamer.finish()
             return channel, thread_ts, text
@@ -534,10 +562,90 @@ async def test_thirty_concurrent_answers_get_no_429() -> None:
             asyncio.gather(*(one_answer(n) for n in range(30))), timeout=15
         )
         assert [c for c in slack.calls if c.status == 429] == []
+        assert slack.calls_inside_retry_after == 0
         for channel, thread_ts, text in results:
-            [message] = answers(slack, thread_ts, channel)
-            assert message.text == text
+            messages = answers(slack, thread_ts, channel)
+            assert "".join(message.text for message in messages) == text
+            assert messages[0].versions[0]["text"].startswith("Answer")  # no empty placeholder
+            assert all(message.buttons() == [] for message in messages)
         assert limiter.active_streams == 0
+
+
+STOP_ACTIONS: list[dict[str, Any]] = [
+    {
+        "type": "actions",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": "stop_run",
+                "text": {"type": "plain_text", "text": "Stop"},
+                "value": "1",
+            }
+        ],
+    }
+]
+
+
+def saturated_limiter() -> SlackRateLimiter:
+    """Posts are free, edits are scarce: what a busy workspace looks like to one answer."""
+    return SlackRateLimiter(
+        {
+            "chat.update": Budget(0.2, burst=1),
+            "chat.postMessage": Budget(100.0, burst=100, per_key=True),
+        }
+    )
+
+
+async def test_first_words_after_a_status_line_do_not_wait_for_an_edit(
+    slack: SlackEmulator, client: AsyncWebClient
+) -> None:
+    """The edit budget is spent: the first words are posted, and the status line is deleted."""
+    limiter = saturated_limiter()
+    await limiter.acquire("chat.update")  # someone else's edit took the only slot
+    streamer, thread_ts = await streamer_in(slack, client, limiter=limiter)
+    await streamer.start()
+    streamer.set_actions(STOP_ACTIONS)
+    await slack.wait_until(lambda: len(answers(slack, thread_ts)) == 1)
+    status_ts = answers(slack, thread_ts)[0].ts
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await streamer.append("First words")
+    await slack.wait_until(lambda: any(m.text == "First words" for m in answers(slack, thread_ts)))
+    assert loop.time() - began < 1.0
+    assert slack.calls_to("chat.update") == []
+    await streamer.finish()
+    [message] = answers(slack, thread_ts)
+    assert message.text == "First words" and message.ts != status_ts
+    assert message.buttons() == []
+
+
+async def test_text_goes_on_in_a_new_message_when_edits_would_wait(
+    slack: SlackEmulator, client: AsyncWebClient
+) -> None:
+    """With no edit budget, new text waits at most `part_after`, then it is posted as the next
+    part; every piece once, in order, and only the end removes the Stop button."""
+    settings = StreamerSettings(
+        min_interval=0.05, retry_backoff=0.01, placeholder_after=0.05, part_after=0.3
+    )
+    limiter = saturated_limiter()
+    streamer, thread_ts = await streamer_in(slack, client, limiter=limiter, settings=settings)
+    await streamer.start()
+    streamer.set_actions(STOP_ACTIONS)
+    await streamer.append("One. ")
+    await slack.wait_until(lambda: len(answers(slack, thread_ts)) == 1)
+    await limiter.acquire("chat.update")  # the budget is gone for five seconds
+    await streamer.append("Two. ")
+    await slack.wait_until(lambda: len(answers(slack, thread_ts)) == 2, timeout=2)
+    await streamer.append("Three.")
+    await slack.wait_until(lambda: len(answers(slack, thread_ts)) == 3, timeout=2)
+    first, second, third = answers(slack, thread_ts)
+    assert [first.text, second.text, third.text] == ["One. ", "Two. ", "Three."]
+    assert first.buttons() and second.buttons()  # left for the end
+    await streamer.finish()
+    messages = answers(slack, thread_ts)
+    assert "".join(m.text for m in messages) == "One. Two. Three."
+    assert all(m.buttons() == [] for m in messages)
+    assert len(slack.calls_to("chat.postMessage")) == 3
 
 
 def test_settings_are_frozen() -> None:
