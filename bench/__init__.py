@@ -15,6 +15,8 @@ launch (one bot process), replicas (several, read as one bot), world (Slack, mod
 wired together), procstats (/proc readings), model (the mock model's script), workspace
 (channels), conversations (one person's conversation), chatter (background events while
 answers stream), scenarios (one concurrency level), metrics (raw records → figures),
+answer_timeline (what a thread's answer showed, moment by moment: posts, edits, streams),
+targets (the issue's targets for first words and completion, PASS / MISS),
 slack_rates (Slack calls per minute against Slack's limits), ramp (streaming answers in steps
 until acks are late), history (database bytes per turn), report (table and JSON), __main__
 (the CLI), and chaos (`python -m bench.chaos`: many runs of the kill -9 / SIGTERM test of

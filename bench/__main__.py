@@ -1,5 +1,6 @@
-"""`python -m bench [--quick] [--levels 1,30] [--words 400] [--ramp] [--history-turns 200]
-[--database sqlite|postgres] [--replicas N]`: run, print the table, write JSON."""
+"""`python -m bench [--quick] [--levels 1 30 100] [--words 400] [--chat-only] [--ramp]
+[--history-turns 200] [--database sqlite|postgres] [--replicas N]`: run, print the table,
+write JSON."""
 
 from __future__ import annotations
 
@@ -30,9 +31,18 @@ def main() -> None:
     """Parse the command line, run every level in turn, report."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short answers, 1 and 10 (< 1 min)")
-    parser.add_argument("--levels", help="comma-separated concurrent conversations, e.g. 1,30")
-    parser.add_argument("--words", type=int, help="words per streamed answer")
+    parser.add_argument(
+        "--levels", nargs="+", help="concurrent conversations, e.g. 1,30 or 1 30 100"
+    )
+    parser.add_argument(
+        "--words", "--answer-words", dest="words", type=int, help="words per streamed answer"
+    )
     parser.add_argument("--no-approvals", action="store_true", help="skip the approval phase")
+    parser.add_argument(
+        "--chat-only",
+        action="store_true",
+        help="only the levels' chat phase: no approvals, no ramp, no history run",
+    )
     parser.add_argument(
         "--cold", action="store_true", help="no warm-up event: the first events meet a cold bot"
     )
@@ -90,11 +100,13 @@ def configure(arguments: argparse.Namespace) -> BenchConfig:
     config = QUICK if arguments.quick else FULL
     changes: dict[str, Any] = {}
     if arguments.levels:
-        changes["levels"] = tuple(int(n) for n in arguments.levels.split(","))
+        changes["levels"] = levels(arguments.levels)
     if arguments.words:
         changes["answer_words"] = arguments.words
-    if arguments.no_approvals:
+    if arguments.no_approvals or arguments.chat_only:
         changes["approvals"] = False
+    if arguments.chat_only:
+        changes.update(ramp=False, history_turns=0)
     if arguments.cold:
         changes["warm_up"] = False
     if arguments.levels_off:
@@ -118,6 +130,14 @@ def configure(arguments: argparse.Namespace) -> BenchConfig:
     if arguments.ramp_budget is not None:
         changes["ramp_budget_seconds"] = arguments.ramp_budget
     return dataclasses.replace(config, **changes)
+
+
+def levels(given: list[str]) -> tuple[int, ...]:
+    """Levels from `--levels 1,30` or `--levels 1 30 100` (or both at once)."""
+    found = tuple(int(n) for part in given for n in part.split(",") if n.strip())
+    if not found or min(found) < 1:
+        raise ValueError("--levels needs one or more positive numbers")
+    return found
 
 
 async def run(config: BenchConfig) -> dict[str, Any]:

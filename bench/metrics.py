@@ -10,15 +10,31 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench import model
+from bench.answer_timeline import (
+    answer_changes,
+    first_exactly,
+    first_newly_containing,
+    shown_at_end,
+)
 from bench.conversations import Ack, ConversationRun
 from bench.slack_rates import method_rates
 from playground.slack import Call, Message, SlackEmulator
 from playground.slack.records import iter_elements
 from tests.mock_llm_server import SentChunk
 
-SHOWING = frozenset({"chat.postMessage", "chat.update"})
-"""Calls whose `text` people see."""
-ANSWER_CALLS = frozenset({"chat.postMessage", "chat.update", "chat.delete"})
+ANSWER_CALLS = frozenset(
+    {
+        "chat.postMessage",
+        "chat.update",
+        "chat.delete",
+        "chat.startStream",
+        "chat.appendStream",
+        "chat.stopStream",
+        "assistant.threads.setStatus",
+        "agents.sessions.setStatus",
+    }
+)
+"""Calls an answer costs: what writes its messages, and the status line above them."""
 _MISMATCHES_KEPT = 3
 
 
@@ -82,6 +98,7 @@ def phase_figures(record: PhaseRecord, slack: SlackEmulator) -> dict[str, Any]:
     views = [_View(run, slack, record, by_request, requests) for run in record.runs]
     failed_calls = [c for c in record.calls if c.status == 429]
     tokens = sum(1 for c in record.chunks if c.text)
+    after = [v.complete_after_model() for v in views]
     figures: dict[str, Any] = {
         "conversations": len(record.runs),
         "timed_out": record.timed_out,
@@ -91,11 +108,14 @@ def phase_figures(record: PhaseRecord, slack: SlackEmulator) -> dict[str, Any]:
         "ack_failures": sum(
             1 for a in [*record.chatter, *(a for v in views for a in v.run.acks)] if a.status != 200
         ),
-        "no_reply": sum(1 for v in views if not v.answer),
+        "no_reply": sum(1 for v in views if not v.changes),
         "first_message_ms": Stats.of(_present(v.first_message() for v in views), 1000),
         "first_token_visible_ms": Stats.of(_present(v.first_token_visible() for v in views), 1000),
         "answer_done_s": Stats.of(_present(v.answer_done() for v in views)),
+        "complete_after_model_s": Stats.of(_present(after)),
+        "never_complete": sum(1 for a in after if a is None),
         "slack_calls_per_answer": Stats.of(v.answer_calls() for v in views),
+        "slack_calls_per_conversation_by_method": _calls_by_method(views) if views else {},
         "edits_per_minute_per_message": Stats.of(r for v in views for r in v.edit_rates()),
         "longest_gap_between_edits_s": Stats.of(_present(v.longest_gap() for v in views)),
         "responses_429": len(failed_calls),
@@ -132,10 +152,15 @@ class _View:
         self.run = run
         self._by_request = by_request
         self._requests = requests
-        thread = slack.bot_messages(run.channel, run.root_ts) if run.root_ts else []
-        self.card = next((m for m in thread if m.ts == run.card_ts), None)
-        self.answer: list[Message] = [m for m in thread if m.ts != run.card_ts]
-        self.calls = [c for c in record.calls if c.params.get("channel") == run.channel]
+        self.calls = [c for c in record.calls if call_channel(c) == run.channel]
+        thread = thread_messages(slack, run.channel, run.root_ts) if run.root_ts else {}
+        self.card = thread.get(run.card_ts) if run.card_ts else None
+        skipped = [run.card_ts] if run.card_ts else []
+        self.changes = (
+            answer_changes(self.calls, thread, root_ts=run.root_ts, exclude=skipped)
+            if run.root_ts
+            else []
+        )
 
     def first_chunk(self, kind: str) -> SentChunk | None:
         """The first chunk with text the model sent for this conversation's `kind` request."""
@@ -145,39 +170,43 @@ class _View:
                     return chunk
         return None
 
-    def model_text(self) -> str:
+    def _chunks(self) -> list[SentChunk]:
         numbers = sorted(
             n for (tag, _), ns in self._requests.items() if tag == self.run.tag for n in ns
         )
-        return "".join(c.text for n in numbers for c in self._by_request.get(n, []))
+        return [c for n in numbers for c in self._by_request.get(n, [])]
+
+    def model_text(self) -> str:
+        return "".join(c.text for c in self._chunks())
+
+    def model_finished(self) -> float | None:
+        """When the model sent this conversation's last chunk."""
+        return max((c.at for c in self._chunks()), default=None)
 
     def shown_text(self) -> str:
-        return "".join(m.text for m in self.answer)
+        return shown_at_end(self.changes)
 
-    def first_showing(self, text: str, after: float) -> Call | None:
-        """The first successful post or edit (not of the card) whose text contains `text`."""
-        for call in self.calls:
-            if (
-                call.status == 200
-                and call.method in SHOWING
-                and call.at >= after
-                and call.params.get("ts") != self.run.card_ts
-                and text in str(call.params.get("text", ""))
-            ):
-                return call
-        return None
+    def visible(self, chunk: SentChunk) -> float | None:
+        """When the thread first showed `chunk`'s text (newly: not words shown before it)."""
+        return first_newly_containing(self.changes, chunk.text, chunk.at)
 
     def first_message(self) -> float | None:
-        first = min((m.versions[0]["at"] for m in self.answer), default=None)
+        first = min((c.at for c in self.changes), default=None)
         return None if first is None else first - self.run.started_at
 
     def first_token_visible(self) -> float | None:
         chunk = self.first_chunk("tool_call" if self.run.kind == "approval" else "chat")
-        call = chunk and self.first_showing(chunk.text, self.run.started_at)
-        return None if not chunk or not call else call.at - chunk.at
+        shown = None if chunk is None else self.visible(chunk)
+        return None if chunk is None or shown is None else shown - chunk.at
+
+    def complete_after_model(self) -> float | None:
+        """From the model's last chunk to the first moment the thread showed all it sent."""
+        done = first_exactly(self.changes, self.model_text())
+        finished = self.model_finished()
+        return None if done is None or finished is None else done - finished
 
     def answer_done(self) -> float | None:
-        last = max((m.versions[-1]["at"] for m in self.answer), default=None)
+        last = max((c.at for c in self.changes), default=None)
         return None if last is None else last - self.run.started_at
 
     def answer_calls(self) -> int:
@@ -185,17 +214,20 @@ class _View:
 
     def edit_rates(self) -> list[float]:
         """Edits per minute of each answer message, over the time it was being edited."""
+        versions: dict[str, list[float]] = {}
+        for change in self.changes:
+            if change.text is not None:
+                versions.setdefault(change.ts, []).append(change.at)
         rates = []
-        for message in self.answer:
-            edits = len(message.versions) - 1
-            span = message.versions[-1]["at"] - message.versions[0]["at"]
+        for times in versions.values():
+            edits, span = len(times) - 1, times[-1] - times[0]
             if edits and span > 0:
                 rates.append(edits / span * 60)
         return rates
 
     def longest_gap(self) -> float | None:
         """Longest time the answer did not change while it was being written."""
-        times = sorted(v["at"] for m in self.answer for v in m.versions)
+        times = [c.at for c in self.changes]
         return max((b - a for a, b in itertools.pairwise(times)), default=None)
 
     def card_edited(self) -> float | None:
@@ -211,8 +243,29 @@ class _View:
         chunk = self.first_chunk("continuation")
         if chunk is None or self.run.clicked_at is None:
             return None
-        call = self.first_showing(chunk.text, self.run.clicked_at)
-        return None if call is None else call.at - self.run.clicked_at
+        shown = self.visible(chunk)
+        return None if shown is None else shown - self.run.clicked_at
+
+
+def call_channel(call: Call) -> str | None:
+    """The conversation a call is about (`channel`, or `channel_id` for the status calls)."""
+    found = call.params.get("channel", call.params.get("channel_id"))
+    return None if found is None else str(found)
+
+
+def thread_messages(slack: SlackEmulator, channel: str, root_ts: str) -> dict[str, Message]:
+    """Every message in a thread by ts, deleted ones included (their versions still count)."""
+    return {
+        ts: message
+        for (where, ts), message in slack.workspace.messages.items()
+        if where == channel and message.thread_ts == root_ts
+    }
+
+
+def _calls_by_method(views: list[_View]) -> dict[str, float]:
+    """Mean calls per conversation, by method, of every call on the conversations' channels."""
+    counted = Counter(c.method for v in views for c in v.calls)
+    return {method: count / len(views) for method, count in sorted(counted.items())}
 
 
 def _completeness(views: list[_View]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import targets
 from bench.slack_rates import rate_cell
 
 Figures = dict[str, Any]
@@ -55,17 +56,49 @@ def ratio(phase: str, numerator: str, denominator: str) -> Cell:
     return cell
 
 
+def marked(cell: Cell, mark: Callable[[Figures], str | None]) -> Cell:
+    """A cell followed by PASS or MISS where the level has a target."""
+
+    def with_mark(level: Figures) -> str:
+        found = mark(level)
+        return cell(level) if found is None else f"{cell(level)} {found}"
+
+    return with_mark
+
+
+def calls_cell(level: Figures) -> str:
+    """Slack calls per chat answer: mean, then p50 / p99 / max."""
+    found = level["phases"].get("chat", {}).get("slack_calls_per_answer")
+    if not found or not found["n"]:
+        return "–"
+    return f"mean {found['mean']:.1f}: " + stats("chat", "slack_calls_per_answer")(level)
+
+
 ROWS: tuple[Row, ...] = (
     Row("1  ack, conversation start (ms)", stats("chat", "ack_start_ms", 1)),
     Row("1  ack, chatter while streaming (ms)", stats("chat", "ack_while_streaming_ms", 1)),
     Row("2  event → first message (ms)", stats("chat", "first_message_ms")),
-    Row("3  first token → shown in Slack (ms)", stats("chat", "first_token_visible_ms")),
+    Row(
+        "3  first token → visible (ms; target p50 ≤ 1 s, p99 ≤ 3 s at 30, 100; p50 ≤ 50 at 1)",
+        marked(stats("chat", "first_token_visible_ms"), targets.first_token_mark),
+    ),
     Row("   event → whole answer shown (s)", stats("chat", "answer_done_s", 1)),
-    Row("4  Slack calls per answer", stats("chat", "slack_calls_per_answer")),
+    Row(
+        "   complete after its model finished (s; target last ≤ 20 s at 30, ≤ 60 s at 100)",
+        marked(stats("chat", "complete_after_model_s", 1), targets.completion_mark),
+    ),
+    Row("   answers never complete (chat)", value("chat", "never_complete")),
+    Row("4  Slack calls per answer (posts, edits, streams, status)", calls_cell),
     Row("   edits / minute / message", stats("chat", "edits_per_minute_per_message", 1)),
     Row("   longest gap between edits (s)", stats("chat", "longest_gap_between_edits_s", 1)),
-    Row("   429 responses (chat | approvals)", lambda f: _both(f, "responses_429")),
-    Row("   calls inside Retry-After", lambda f: _both(f, "calls_inside_retry_after")),
+    Row(
+        "   429 responses (chat | approvals; target 0)",
+        marked(lambda f: _both(f, "responses_429"), targets.rate_limit_mark),
+    ),
+    Row(
+        "   calls inside Retry-After (target 0)",
+        marked(lambda f: _both(f, "calls_inside_retry_after"), targets.rate_limit_mark),
+    ),
     Row("   chat.update busiest min / limit (chat | appr.)", lambda f: _rates(f, "chat.update")),
     Row("   chat.postMessage busiest channel-min / limit", lambda f: _rates(f, "chat.postMessage")),
     Row("5  complete answers (chat)", ratio("chat", "complete", "conversations")),
@@ -157,7 +190,13 @@ def _notes(levels: dict[str, Figures]) -> list[str]:
             where = f"{n} conv, {name}"
             if phase["timed_out"]:
                 notes.append(f"! {where}: phase timed out before the bot was idle")
-            for key in ("ack_failures", "no_reply", "cards_missing", "click_failures"):
+            for key in (
+                "ack_failures",
+                "no_reply",
+                "never_complete",
+                "cards_missing",
+                "click_failures",
+            ):
                 if phase.get(key):
                     notes.append(f"! {where}: {key} = {phase[key]}")
             for mismatch in phase["mismatches"]:

@@ -16,9 +16,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from agent import Agent, ConfigurationError, Instrumentation
 from bot import listeners, schema
+from bot.agent_view import AgentView
 from bot.approvers import ApproverPolicy
 from bot.clicks import ClickHandler
 from bot.conversations import Conversations
+from bot.home_refresh import AppHome
 from bot.messages import MessageHandler
 from bot.metrics import BotMetrics
 from bot.observed_slack import ObservedWebClient
@@ -126,8 +128,14 @@ async def _open_bot(
             process_before_response=True,
         )
         conversations = Conversations(runtime)
+        home = AppHome(runtime, conversations.pauses)
+        conversations.pauses.on_change(home.changed)
         listeners.register(
-            app, MessageHandler(runtime, conversations), ClickHandler(runtime, conversations)
+            app,
+            MessageHandler(runtime, conversations),
+            ClickHandler(runtime, conversations, home),
+            home,
+            AgentView(runtime, conversations),
         )
         try:
             yield Bot(app, runtime, conversations, mode)

@@ -6,6 +6,11 @@ rule 8). The order of checks: is the pause still the one pending, is the clicker
 (checked here, on every click, pitfall 14), and only then the decision. Modals open right away,
 while the trigger_id is valid. A refused click changes nothing and tells the clicker why, in a
 message only they see. A payload we cannot read is logged in one line and changes nothing.
+
+The same buttons are on the App Home tab (bot.app_home). A click there has no channel, message
+or response_url, only its view: the answer to it (refused, counted, done) is shown as a notice
+at the top of the clicker's Home, where they are looking, rather than in a DM they would have
+to go and find.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from agent import (
 from bot import cards, log_context
 from bot.approvers import Action
 from bot.conversations import Conversations
+from bot.home_refresh import AppHome
 from bot.request_checks import PayloadError, need_text, obj, objects, text
 from bot.runtime import BotRuntime
 from bot.store import ThreadRef
@@ -46,14 +52,16 @@ REFUSALS = {
     "own_request": "You asked for this, and it needs approvals from other people.",
 }
 OLD_BUTTON = "This button is from an earlier version of the bot; ask again in the thread."
+DECIDED_HERE = "✅ Done: the card in the thread shows your decision, and the run continues there."
 
 
 class ClickHandler:
     """Bolt listeners for the card's buttons and modals."""
 
-    def __init__(self, runtime: BotRuntime, conversations: Conversations) -> None:
+    def __init__(self, runtime: BotRuntime, conversations: Conversations, home: AppHome) -> None:
         self._runtime = runtime
         self._conversations = conversations
+        self._home = home
         self._retiring: set[tuple[str, str]] = set()
 
     # --- buttons ----------------------------------------------------------------------------
@@ -190,6 +198,8 @@ class ClickHandler:
             await self._refuse(body, pause_ref, clicker, taken.reason, explanation)
         elif not taken.tally.complete:
             await self._counted(body, ref, taken.tally)
+        elif _from_home(body):
+            self._home.tell(clicker, DECIDED_HERE)
 
     async def _counted(self, body: Body, ref: ThreadRef, tally: ApprovalTally) -> None:
         """One approval of several (audited and shown on the card by accept_decision): tell
@@ -272,6 +282,9 @@ class ClickHandler:
 
     async def _tell(self, body: Body, notice: str, thread_id: str | None = None) -> None:
         """Tell the clicker privately where they clicked (a modal: in its conversation)."""
+        if _from_home(body):
+            self._home.tell(_clicker(body), notice)
+            return
         channel = _channel(body)
         message = obj(body, "message")
         thread_ts = text(message, "thread_ts") or text(message, "ts")
@@ -300,6 +313,11 @@ def _clicker(body: Body) -> str:
 
 def _channel(body: Body) -> str | None:
     return text(body, "channel", "id")
+
+
+def _from_home(body: Body) -> bool:
+    """A click on the App Home tab (it carries its view, and no channel or message)."""
+    return text(body, "container", "type") == "view" and text(body, "view", "type") == "home"
 
 
 def _button_value(body: Body) -> str:

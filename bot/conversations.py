@@ -41,6 +41,7 @@ from agent import (
     Transaction,
 )
 from bot import cards, leases, log_context
+from bot.agent_session import title_of
 from bot.inbox import LEASE_SECONDS, Inbox, Item
 from bot.pause_messages import PauseMessages, outcome_of
 from bot.run_feed import RunFeed
@@ -231,6 +232,7 @@ class Conversations:
             return refused
         except InvalidArguments as invalid:
             return ResumeRefused("wrong_kind", str(invalid))
+        self.pauses.changed()  # lists of what waits (App Home) drop or recount it now
         if counted.complete:
             self._wake.set()
         else:
@@ -444,8 +446,14 @@ class Conversations:
         if ref is None:
             await self._headless(item)
             return "done"
+        message = item.kind == "message"
         answer = AnswerPlace(
-            ref, item.answer_id, cards.item_value(item.id), adopt=item.shown_before
+            ref,
+            item.answer_id,
+            cards.item_value(item.id),
+            adopt=item.shown_before,
+            asker=str(item.payload["user"]) if message else None,  # a decision: its requester
+            title=title_of(str(item.payload["text"])) if message else None,
         )
         if item.attempts > MAX_ATTEMPTS:
             retry = cards.retry_actions(cards.item_value(item.id))
@@ -504,6 +512,7 @@ class Conversations:
         if applied is None:
             return
         pause, decision, events, audit_ran = applied
+        answer = dataclasses.replace(answer, asker=pause.requested_by)
         actor = item.payload.get("actor")
         arguments = _arguments_that_run(pause, decision)
         await self.pauses.close(ref, pause, decision, actor, arguments, time.time())

@@ -17,8 +17,10 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
-from bot import cards, log_context
+from bot import cards, feedback, log_context
+from bot.agent_view import AgentView
 from bot.clicks import ClickHandler
+from bot.home_refresh import AppHome, home_tab
 from bot.messages import MessageHandler
 from bot.request_checks import PayloadError, describe
 
@@ -27,21 +29,33 @@ logger = logging.getLogger(__name__)
 Body = dict[str, Any]
 Listener = Callable[[AsyncAck, Body], Awaitable[None]]
 
-EVENT_TYPES = ("app_mention", "message")
+MESSAGE_EVENTS = ("app_mention", "message")
+EVENT_TYPES = (*MESSAGE_EVENTS, "app_home_opened", "agent_session_stopped")
 """The event types the manifest subscribes to (message.* arrive as `message`)."""
 ANYTHING = re.compile(".*")
 
 
-def register(app: AsyncApp, messages: MessageHandler, clicks: ClickHandler) -> None:
+def register(
+    app: AsyncApp,
+    messages: MessageHandler,
+    clicks: ClickHandler,
+    home: AppHome,
+    agent_view: AgentView,
+) -> None:
     """Subscribe every event and action the manifest enables; unhandled ones would be retried."""
-    for event_type in EVENT_TYPES:  # every message subtype, so edits/deletions are acked too
+    for event_type in MESSAGE_EVENTS:  # every message subtype, so edits/deletions are acked too
         app.event(event_type)(guarded(messages.on_event))
+    app.event("app_home_opened", matchers=[home_tab])(guarded(home.on_opened))
+    app.event("app_home_opened")(guarded(agent_view.on_messages_opened))  # the Messages tab
+    app.event("agent_session_stopped")(guarded(agent_view.on_session_stopped))
     app.action(cards.APPROVE)(guarded(clicks.on_approve))
     app.action(cards.DENY)(guarded(clicks.on_deny))
     app.action(cards.EDIT)(guarded(clicks.on_edit))
     app.action(cards.VIEW_ARGUMENTS)(guarded(clicks.on_view_arguments))
     app.action(cards.STOP)(guarded(clicks.on_stop))
     app.action(cards.RETRY)(guarded(clicks.on_retry))
+    votes = feedback.FeedbackClicks(clicks._runtime)  # the runtime every click handler uses
+    app.action(feedback.FEEDBACK)(guarded(votes.on_click))
     app.view(cards.DENY_MODAL)(guarded(clicks.on_deny_submitted))
     app.view(cards.EDIT_MODAL)(guarded(clicks.on_edit_submitted))
     register_fallbacks(app)

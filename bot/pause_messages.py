@@ -6,14 +6,15 @@ thread before posting: a card never appears twice (DESIGN §4 rule 9, pitfall 30
 
 Deciders who are not members of the conversation get a copy of the card by DM, with the same
 buttons (they answer the same pause, through the same checks); every change to the card
-(a count toward two-person approval, the decision) edits the copies too.
+(a count toward two-person approval, the decision) edits the copies too. Whoever watches the
+pauses (the App Home, bot.home_refresh) hears of every such change through `on_change`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from agent import ApprovalTally, Decision, Deny, Edit, Expire, Pause
@@ -49,6 +50,17 @@ class PauseMessages:
         self._settings = runtime.settings
         self._agent = runtime.agent
         self._store = runtime.store
+        self._watchers: list[Callable[[], None]] = []
+
+    def on_change(self, watcher: Callable[[], None]) -> None:
+        """Call `watcher` (at once, without waiting) whenever a pause appears, is counted,
+        escalated or decided: it learns that something changed, and looks itself."""
+        self._watchers.append(watcher)
+
+    def changed(self) -> None:
+        """Tell the watchers the pauses changed (also called for a decision just accepted)."""
+        for watcher in self._watchers:
+            watcher()
 
     @property
     def slack(self) -> SlackCalls:
@@ -124,6 +136,7 @@ class PauseMessages:
         )
         if pause.kind == "approval":
             await self.send_copies(ref, pause, escalated=await self.escalated(pause))
+        self.changed()
         return place
 
     async def send_copies(
@@ -171,6 +184,7 @@ class PauseMessages:
         await self._edit_everywhere(
             ref, pause, cards.approval_fallback_text(card), cards.approval_blocks(card)
         )
+        self.changed()
 
     async def close(
         self,
@@ -199,6 +213,7 @@ class PauseMessages:
             blocks = cards.answered_question_blocks(pause.requested_by, pause.question or "", note)
             text = cards.question_text(pause.requested_by, pause.question or "")
         await self._edit_everywhere(ref, pause, text, blocks)
+        self.changed()
 
     async def _edit_everywhere(
         self, ref: ThreadRef, pause: Pause, text: str, blocks: list[cards.Block]

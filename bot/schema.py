@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agent import Database, Migration, add_columns, migrate
-from bot import inbox, leases, shared_budget, store
+from bot import feedback, home_viewers, inbox, leases, shared_budget, store
 
 MIGRATIONS = (
     Migration(
@@ -29,6 +29,12 @@ MIGRATIONS = (
         5,
         "approval cards sent by DM to deciders outside the conversation",
         (store.PAUSE_COPIES_TABLE,),
+    ),
+    Migration(6, "👍 / 👎 on finished answers: one vote per person per answer", (feedback.TABLE,)),
+    Migration(
+        7,
+        "who opened the App Home tab, and the list each was last shown",
+        (home_viewers.TABLE,),
     ),
 )
 

@@ -16,8 +16,9 @@ on in a new message (chat.postMessage: about one a second per channel, several h
 per workspace). The first words after a status line do not wait at all: the status line is
 retired (deleted at the end) and they are posted. Either way each piece of text has exactly one
 owner message, and an edit that failed is retried on that same message, never re-posted
-elsewhere (pitfalls 1–7). The one thing an early-sealed message still needs, losing its Stop
-button and status line, is done at the end, after the whole text has landed.
+elsewhere (pitfalls 1–7). The Stop button stays on the message that showed it when the answer
+first went on in a new one; removing it (one edit) is done at the end, after the whole text has
+landed.
 
 This module decides when to send. What each message shows is bot.answer_blocks; posting,
 editing and deleting them is bot.answer_messages, through bot.budgeted_calls like every other
@@ -75,9 +76,13 @@ class StreamerSettings:
     """When the workspace's edit budget cannot show new text for this long, the text goes out
     as a new message instead (chat.postMessage has its own, per-channel budget). Under more
     load it stretches, so that every answer's parts fit the workspace's posting budget."""
-    final_edit_wait: float = 1.0
+    first_words_wait: float = 0.5
+    """First words after a status line wait this long at most for an edit slot; then they
+    are posted, and the status line is deleted at the end."""
+    final_edit_wait: float = 4.0
     """At the end, an edit that would wait longer than this is replaced by a new message
-    carrying the rest of the text; the earlier message loses its Stop button later."""
+    carrying the rest of the text; the earlier message loses its Stop button later. A quiet
+    workspace's short wait is better spent than a split message."""
 
     def __post_init__(self) -> None:
         if not 20 <= self.message_limit <= _MAX_MESSAGE_LIMIT:
@@ -304,6 +309,11 @@ class MessageStreamer:
             self._last_change = now
             return
         if self._first_words_waiting():
+            wait = self._limiter.wait_time("chat.update")
+            if wait <= self._settings.first_words_wait:
+                self._retry_at = now + max(0.01, wait)  # a slot is close: edit then
+                self._wake.set()
+                return
             self._messages.retire(self._messages.sent[0])  # it showed the status line alone
             await self._sync(final=False, must_land=True)
             self._last_change = now
@@ -318,10 +328,10 @@ class MessageStreamer:
 
     def _next_flush(self) -> float:
         """When the next flush is due (loop time)."""
-        if self._first_words_waiting():
-            return 0.0
         if self._retry_at is not None:
             return self._retry_at
+        if self._first_words_waiting():
+            return 0.0
         return self._last_change + min(self._interval(), self._part_interval())
 
     def _part_due(self) -> float:
@@ -347,6 +357,9 @@ class MessageStreamer:
         if not self._layout.seal_at(self._text, self._shown_upto):
             return False
         self._sealed_early.add(len(sent) - 1)
+        # The Stop button stays on the message that shows it (removed at the end, one edit);
+        # later parts go without, so they need no edit at all once the text is in.
+        self._display.actions = None
         return True
 
     async def _pause(self, delay: float) -> None:
@@ -400,7 +413,9 @@ class MessageStreamer:
                 self._on_first_text()
         return True
 
-    async def _edit(self, message: SentMessage, frame: Frame, *, final: bool, skippable: bool) -> bool:
+    async def _edit(
+        self, message: SentMessage, frame: Frame, *, final: bool, skippable: bool
+    ) -> bool:
         """One edit; at the end a refused edit is remembered and the other messages go on."""
         try:
             return await self._messages.update(message, frame, skippable=skippable)

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from agent import (
@@ -28,9 +28,11 @@ from agent import (
     ToolFinished,
     ToolStarted,
 )
-from bot import cards
+from bot import cards, feedback
+from bot.agent_session import WAITING_FOR_ANSWER, WAITING_FOR_APPROVAL, AgentSession
 from bot.answer_messages import answer_pieces
 from bot.budgeted_calls import BudgetedCalls
+from bot.native_stream import NativeStreamer
 from bot.pause_messages import PauseMessages
 from bot.runtime import BotRuntime
 from bot.store import ThreadRef
@@ -71,10 +73,22 @@ class AnswerPlace:
     """The Stop button's value: it names this item, so a stale button stops nothing else."""
     adopt: bool
     """An earlier attempt may have posted messages of this answer: find and replace them."""
+    asker: str | None = None
+    """Who the answer is for: in a DM, the person a native stream is shown to."""
+    title: str | None = None
+    """What the conversation is about, for the agent view's session title (a new turn)."""
+
+    @property
+    def in_dm(self) -> bool:
+        """A direct message with the bot (Slack's IM ids start with D): the agent view."""
+        return self.ref.channel.startswith("D") and self.asker is not None
+
+
+AnswerStream = MessageStreamer | NativeStreamer
 
 
 class TurnRenderer:
-    """Streams runs into threads (one MessageStreamer per answer)."""
+    """Streams runs into threads: one streamer per answer, natively in DMs."""
 
     def __init__(self, runtime: BotRuntime, pauses: PauseMessages) -> None:
         self._runtime = runtime
@@ -95,8 +109,9 @@ class TurnRenderer:
         """
         started = time.perf_counter()
         metrics = self._runtime.metrics
+        session = self._session(answer)
         streamer = await self._streamer(
-            answer, lambda: metrics.first_visible_text(time.perf_counter() - started)
+            answer, lambda: metrics.first_visible_text(time.perf_counter() - started), session
         )
         try:
             await streamer.start(status)
@@ -106,7 +121,7 @@ class TurnRenderer:
         streamer.set_actions(cards.stop_actions(answer.stop_value))
         try:
             async with contextlib.aclosing(events):
-                await self._consume(answer, events, streamer, on_tool)
+                await self._consume(answer, events, streamer, on_tool, session)
         except asyncio.CancelledError:
             if streamer.state == "streaming":
                 with contextlib.suppress(Exception):
@@ -133,9 +148,25 @@ class TurnRenderer:
         await streamer.start(footer)
         await streamer.finish(footer=footer, actions=actions)
 
+    def _session(self, answer: AnswerPlace) -> AgentSession | None:
+        """The agent view's status line and session, for an answer in a DM."""
+        if not answer.in_dm:
+            return None
+        return AgentSession(
+            self._runtime.client,
+            BudgetedCalls(self._runtime.limiter, logger=logger),
+            channel=answer.ref.channel,
+            thread_ts=answer.ref.thread_ts,
+            logger=logger,
+        )
+
     async def _streamer(
-        self, answer: AnswerPlace, on_first_text: Callable[[], None] | None = None
-    ) -> MessageStreamer:
+        self,
+        answer: AnswerPlace,
+        on_first_text: Callable[[], None] | None = None,
+        session: AgentSession | None = None,
+    ) -> AnswerStream:
+        """A native stream in a DM (a fresh answer), edits anywhere else or after a restart."""
         ref = answer.ref
         limiter = self._runtime.limiter
         settings = self._runtime.streamer_settings
@@ -145,23 +176,42 @@ class TurnRenderer:
             adopted = await answer_pieces(
                 self._runtime.client, calls, ref.channel, ref.thread_ts, answer.answer_id
             )
-        return MessageStreamer(
+
+        def edits(adopt: Sequence[str]) -> MessageStreamer:
+            return MessageStreamer(
+                self._runtime.client,
+                channel=ref.channel,
+                thread_ts=ref.thread_ts,
+                limiter=limiter,
+                settings=settings,
+                answer_id=answer.answer_id,
+                adopt=adopt,
+                on_first_text=on_first_text,
+            )
+
+        if session is None or answer.asker is None or adopted:
+            return edits(adopted)
+        return NativeStreamer(
             self._runtime.client,
             channel=ref.channel,
             thread_ts=ref.thread_ts,
+            recipient_user=answer.asker,
+            recipient_team=ref.team_id,
             limiter=limiter,
-            settings=settings,
-            answer_id=answer.answer_id,
-            adopt=adopted,
-            on_first_text=on_first_text,
+            session=session,
+            fallback=edits,
+            title=answer.title,
+            min_interval=settings.min_interval,
+            logger=logger,
         )
 
     async def _consume(
         self,
         answer: AnswerPlace,
         events: AsyncGenerator[AgentEvent, None],
-        streamer: MessageStreamer,
+        streamer: AnswerStream,
         on_tool: Callable[[ToolStarted], Awaitable[None]] | None,
+        session: AgentSession | None = None,
     ) -> None:
         ref = answer.ref
         async for event in events:
@@ -176,12 +226,19 @@ class TurnRenderer:
             elif isinstance(event, ToolDenied):
                 await streamer.append(refusal_line(event))
             elif isinstance(event, Finished):
-                await streamer.finish(footer="⏹ Stopped." if event.stopped else None)
+                if event.stopped:
+                    await streamer.finish(footer="⏹ Stopped.")
+                else:
+                    await streamer.finish(actions=feedback.feedback_actions(answer.answer_id))
+                if session is not None:
+                    await session.done()
             elif isinstance(event, Failed):
                 logger.warning(
                     "run failed in %s [%s]: %s", ref.thread_id, event.reference, event.message
                 )
                 await streamer.fail(event.message, event.reference)
+                if session is not None:
+                    await session.done()
             elif isinstance(event, ApprovalRequested | QuestionAsked):
                 pause = await self._agent.pending(ref.thread_id)
                 if isinstance(event, ApprovalRequested):
@@ -191,5 +248,8 @@ class TurnRenderer:
                 await streamer.finish(footer=footer)
                 if pause is not None:
                     await self._pauses.post(ref, pause, look_first=answer.adopt)
+                if session is not None:
+                    question = isinstance(event, QuestionAsked)
+                    await session.waiting(WAITING_FOR_ANSWER if question else WAITING_FOR_APPROVAL)
             elif isinstance(event, Resumed):
                 continue

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from bot import agent_view, listeners
 from bot.settings import BotSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,8 +19,29 @@ def manifest() -> dict[str, object]:
 
 def test_manifest_subscribes_to_the_events_the_bot_handles() -> None:
     events = manifest()["settings"]["event_subscriptions"]["bot_events"]  # type: ignore[index]
-    assert sorted(events) == ["app_mention", "message.channels", "message.groups", "message.im"]
+    assert sorted(events) == [
+        "agent_session_stopped",
+        "app_home_opened",
+        "app_mention",
+        "message.channels",
+        "message.groups",
+        "message.im",
+    ]
+    assert {event.split(".")[0] for event in events} == set(listeners.EVENT_TYPES)
+    home = manifest()["features"]["app_home"]  # type: ignore[index]
+    assert home["home_tab_enabled"] is True  # views.publish needs no scope of its own
     assert manifest()["settings"]["interactivity"]["is_enabled"] is True  # type: ignore[index]
+
+
+def test_manifest_declares_the_agent_view_the_bot_offers() -> None:
+    """The agent view's prompts are the ones the bot sets when a conversation opens, and the
+    scope its status line needs is granted."""
+    view = manifest()["features"]["agent_view"]  # type: ignore[index]
+    prompts = [(p["title"], p["message"]) for p in view["suggested_prompts"]]
+    assert prompts == list(agent_view.SUGGESTED_PROMPTS)
+    assert view["agent_description"].strip()
+    scopes = manifest()["oauth_config"]["scopes"]["bot"]  # type: ignore[index]
+    assert "assistant:write" in scopes
     assert manifest()["settings"]["socket_mode_enabled"] is True  # type: ignore[index]
 
 
@@ -37,6 +59,8 @@ def test_manifest_asks_for_exactly_the_scopes_the_code_uses() -> None:
         used |= {"channels:read", "groups:read", "im:read"}
     if "conversations_open" in source:
         used.add("im:write")
+    if re.search(r"assistant_threads_set(Status|SuggestedPrompts)", source):
+        used.add("assistant:write")  # the agent view's status line and prompts
     # message.* subscriptions need the matching history scopes (and replies reads them back).
     used |= {"channels:history", "groups:history", "im:history"}
     assert scopes == used

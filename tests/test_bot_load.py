@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.rate_limits import POSTS_ACROSS_CHANNELS, Budget, SlackRateLimiter, default_budgets
+from bot.rate_limits import Budget, SlackRateLimiter, default_budgets
 from bot.slack_calls import SlackCalls
 from playground.slack import SlackEmulator
 from tests.bot_harness import SlackBot, slack_bot

@@ -3,23 +3,29 @@ bot against the local Slack, driven as several people at once."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from bot.cards import TOO_LONG_ERROR
 from bot.settings import BotSettings
-from playground.session import Playground, open_playground, page_host
+from playground.session import Playground, local_slack, open_playground, page_host
 from playground.slack import SlackEmulator
+from playground.web import serve_page
 from playground.web.composer import mentions_to_markup
 from playground.web.server import STATIC
 from tests.playground_page import LivePage, button, live_page, visible_text
 
 GENERAL = "C0GENERAL"
+ALICE_DM = "D0ALICE"
 OpenPlayground = Callable[..., AbstractAsyncContextManager[Playground]]
 
 
@@ -252,3 +258,282 @@ def test_typed_names_become_mentions_as_slack_composer_makes_them() -> None:
 def test_the_page_listens_on_loopback_unless_told_otherwise() -> None:
     assert page_host(settings(host="0.0.0.0")) == "127.0.0.1"
     assert page_host(settings(host="192.168.1.5")) == "192.168.1.5"
+
+
+# ---- Slack's agent surface, played through the local Slack's Web API (no bot needed) ---------
+
+FEEDBACK = [
+    {
+        "type": "context_actions",
+        "block_id": "feedback-1",
+        "elements": [
+            {
+                "type": "feedback_buttons",
+                "action_id": "answer_feedback",
+                "positive_button": {
+                    "text": {"type": "plain_text", "text": "Good answer"},
+                    "value": "up:a1",
+                },
+                "negative_button": {
+                    "text": {"type": "plain_text", "text": "Bad answer"},
+                    "value": "down:a1",
+                },
+            }
+        ],
+    }
+]
+HOME_VIEW = {
+    "type": "home",
+    "blocks": [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*1 request* waiting for you"}},
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "home_deny",
+                    "value": "req-1",
+                    "text": {"type": "plain_text", "text": "Deny"},
+                }
+            ],
+        },
+    ],
+}
+REASON_MODAL = {
+    "type": "modal",
+    "callback_id": "reason",
+    "title": {"type": "plain_text", "text": "Deny request"},
+    "submit": {"type": "plain_text", "text": "Deny"},
+    "blocks": [
+        {
+            "type": "input",
+            "block_id": "reason",
+            "label": {"type": "plain_text", "text": "Reason"},
+            "element": {"type": "plain_text_input", "action_id": "reason"},
+        }
+    ],
+}
+
+
+@dataclass
+class StandInApp:
+    """Stands in for the bot where Slack delivers: acks everything and keeps it, and answers
+    as an app does after its ack: publishes Home when opened, opens a modal for Home's Deny."""
+
+    slack: SlackEmulator
+    received: list[dict[str, Any]] = field(default_factory=list)
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if request.content_type == "application/json":
+            payload = await request.json()
+        else:
+            payload = json.loads(str((await request.post())["payload"]))
+        self.received.append(payload)
+        task = asyncio.create_task(self._answer(payload))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return web.Response()
+
+    async def _answer(self, payload: dict[str, Any]) -> None:
+        client = self.slack.bot_client()
+        if payload.get("event", {}).get("type") == "app_home_opened":
+            await client.views_publish(user_id=payload["event"]["user"], view=HOME_VIEW)
+        elif payload.get("type") == "block_actions" and payload["actions"][0]["action_id"] == (
+            "home_deny"
+        ):
+            await client.views_open(trigger_id=payload["trigger_id"], view=REASON_MODAL)
+
+    def events(self, kind: str) -> list[dict[str, Any]]:
+        return [p["event"] for p in self.received if p.get("event", {}).get("type") == kind]
+
+    def clicks(self) -> list[dict[str, Any]]:
+        return [p for p in self.received if p.get("type") == "block_actions"]
+
+
+@dataclass
+class LocalSlack:
+    url: str
+    slack: SlackEmulator
+    app: StandInApp
+
+
+@pytest.fixture
+async def local() -> AsyncIterator[LocalSlack]:
+    """The page in front of the local Slack, which delivers to a stand-in app."""
+    async with local_slack() as slack:
+        app = StandInApp(slack)
+        receiver = web.Application()
+        receiver.router.add_post("/slack/events", app.handle)
+        runner = web.AppRunner(receiver, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        host, port = runner.addresses[0][:2]
+        slack.deliver_to(f"http://{host}:{port}/slack/events")
+        try:
+            async with serve_page(slack, settings(), "127.0.0.1", 0) as url:
+                yield LocalSlack(url, slack, app)
+        finally:
+            await runner.cleanup()
+
+
+def around(page: LivePage, channel: str, thread_ts: str) -> dict[str, Any]:
+    """What the page shows around a thread: status line, session, title, prompts."""
+    return dict(page.state["agent"][channel]["threads"][thread_ts])
+
+
+def reply(page: LivePage, channel: str, thread_ts: str) -> dict[str, Any]:
+    """The bot's first reply in the thread (LookupError until there is one, for wait_for)."""
+    for message in page.thread(channel, thread_ts)[1:]:
+        if message.get("bot"):
+            return message
+    raise LookupError(f"no reply from the bot in {thread_ts} yet")
+
+
+async def test_a_threads_status_line_session_and_native_stream_show_on_the_page(
+    local: LocalSlack, session: aiohttp.ClientSession
+) -> None:
+    client = local.slack.bot_client()
+    async with live_page(session, local.url, "UALICE") as alice:
+        ts = await alice.say(ALICE_DM, "what changed?")
+        await client.agents_sessions_setStatus(
+            channel_id=ALICE_DM, thread_ts=ts, status="processing", title="What changed"
+        )
+        await client.assistant_threads_setStatus(
+            channel_id=ALICE_DM, thread_ts=ts, status="is thinking…"
+        )
+        await alice.wait_for(lambda: around(alice, ALICE_DM, ts)["status"] == "is thinking…")
+        assert around(alice, ALICE_DM, ts)["session"] == {
+            "status": "processing",
+            "title": "What changed",
+        }
+
+        started = await client.chat_startStream(
+            channel=ALICE_DM, thread_ts=ts, markdown_text="**Two** things"
+        )
+        await alice.wait_for(lambda: reply(alice, ALICE_DM, ts)["streaming"])
+        assert around(alice, ALICE_DM, ts)["status"] is None  # an answer clears it, as in Slack
+        await client.chat_appendStream(
+            channel=ALICE_DM, ts=started["ts"], markdown_text=" changed."
+        )
+        await alice.wait_for(lambda: reply(alice, ALICE_DM, ts)["text"].endswith("changed."))
+        growing = reply(alice, ALICE_DM, ts)
+        assert growing["text"] == "**Two** things changed." and growing["blocks"] == []
+        assert growing["streamed"] and growing["streaming"]
+
+        await client.chat_stopStream(
+            channel=ALICE_DM, ts=started["ts"], blocks=FEEDBACK, session_status="closed"
+        )
+        await alice.wait_for(lambda: not reply(alice, ALICE_DM, ts)["streaming"])
+        done = reply(alice, ALICE_DM, ts)
+        assert done["streamed"] and done["blocks"] == FEEDBACK
+        assert around(alice, ALICE_DM, ts)["session"]["status"] == "closed"
+
+
+async def test_slacks_stop_ends_the_stream_and_tells_the_app(
+    local: LocalSlack, session: aiohttp.ClientSession
+) -> None:
+    client = local.slack.bot_client()
+    async with live_page(session, local.url, "UALICE") as alice:
+        ts = await alice.say(ALICE_DM, "write me a long answer")
+        await client.agents_sessions_setStatus(
+            channel_id=ALICE_DM, thread_ts=ts, status="processing"
+        )
+        started = await client.chat_startStream(
+            channel=ALICE_DM, thread_ts=ts, markdown_text="Once"
+        )
+        await alice.wait_for(lambda: reply(alice, ALICE_DM, ts)["streaming"])
+
+        carol = {"user": "UCAROL", "channel": ALICE_DM, "thread_ts": ts}
+        async with session.post(f"{local.url}api/sessions/stop", json=carol) as resp:
+            assert resp.status == 400  # not her conversation
+        status, answer = await alice.post("api/sessions/stop", channel=ALICE_DM, thread_ts=ts)
+        assert status == 200 and answer["ok"], answer
+        await alice.wait_for(lambda: not reply(alice, ALICE_DM, ts)["streaming"])
+        [stopped] = local.app.events("agent_session_stopped")
+        assert (stopped["user"], stopped["channel"], stopped["thread_ts"]) == (
+            "UALICE",
+            ALICE_DM,
+            ts,
+        )
+        assert stopped["streaming_message_ts"] == [started["ts"]]
+
+
+async def test_home_opens_with_the_published_view_and_its_buttons_and_modal_work(
+    local: LocalSlack, session: aiohttp.ClientSession
+) -> None:
+    async with live_page(session, local.url, "UALICE") as alice:
+        assert alice.state["home"] is None
+        status, opened = await alice.post("api/home")
+        assert status == 200 and opened["ok"], opened
+        assert opened["view"]["blocks"] == HOME_VIEW["blocks"]  # published after the ack
+        [event] = local.app.events("app_home_opened")
+        assert (event["user"], event["tab"]) == ("UALICE", "home")
+        await alice.wait_for(lambda: alice.state["home"] == opened["view"])
+
+        status, clicked = await alice.post("api/home/actions", action_id="home_deny", value="req-1")
+        assert status == 200 and clicked["ok"], clicked
+        [click] = local.app.clicks()
+        assert click["view"]["type"] == "home" and click["user"]["id"] == "UALICE"
+        assert click["actions"][0]["value"] == "req-1"
+        await alice.wait_for(lambda: alice.state["view"] is not None)
+        view = alice.state["view"]
+        assert view["title"]["text"] == "Deny request"
+        status, submitted = await alice.post(
+            f"api/views/{view['id']}/submit",
+            values={"reason": {"reason": {"type": "plain_text_input", "value": "not now"}}},
+        )
+        assert status == 200 and submitted["open"] is False
+        await alice.wait_for(lambda: alice.state["view"] is None)
+
+        status, _ = await alice.post("api/home/actions", action_id="home_approve")
+        assert status == 400  # not a button Home shows
+        status, _ = await alice.post("api/home", tab="about")
+        assert status == 400
+
+
+async def test_feedback_buttons_reach_the_app_as_the_persons_vote(
+    local: LocalSlack, session: aiohttp.ClientSession
+) -> None:
+    client = local.slack.bot_client()
+    async with live_page(session, local.url, "UALICE") as alice:
+        ts = await alice.say(ALICE_DM, "what changed?")
+        posted = await client.chat_postMessage(
+            channel=ALICE_DM, thread_ts=ts, text="Two things.", blocks=FEEDBACK
+        )
+        vote = {"channel": ALICE_DM, "ts": posted["ts"]}
+        for positive in (True, False):
+            status, answer = await alice.post("api/feedback", **vote, positive=positive)
+            assert status == 200 and answer["ok"], answer
+        status, _ = await alice.post("api/feedback", **vote)
+        assert status == 400  # which thumb?
+        votes = [c["actions"][0] for c in local.app.clicks()]
+        assert [(v["type"], v["value"]) for v in votes] == [
+            ("feedback_buttons", "up:a1"),
+            ("feedback_buttons", "down:a1"),
+        ]
+
+
+async def test_suggested_prompts_show_for_the_dm_and_for_a_thread(
+    local: LocalSlack, session: aiohttp.ClientSession
+) -> None:
+    client = local.slack.bot_client()
+    prompts = [{"title": "Save a note", "message": "save a note about water"}]
+    async with live_page(session, local.url, "UALICE") as alice:
+        assert ALICE_DM not in alice.state["agent"]
+        await client.assistant_threads_setSuggestedPrompts(
+            channel_id=ALICE_DM, prompts=prompts, title="Try"
+        )
+        await alice.wait_for(lambda: alice.state["agent"][ALICE_DM]["top"]["prompts"])
+        assert alice.state["agent"][ALICE_DM]["top"]["prompts"] == {
+            "title": "Try",
+            "prompts": prompts,
+        }
+        ts = await alice.say(ALICE_DM, "hi")
+        await client.assistant_threads_setSuggestedPrompts(
+            channel_id=ALICE_DM, thread_ts=ts, prompts=prompts[::-1]
+        )
+        await alice.wait_for(lambda: around(alice, ALICE_DM, ts)["prompts"])
+        assert around(alice, ALICE_DM, ts)["prompts"]["prompts"] == prompts
+    async with live_page(session, local.url, "UBOB") as bob:
+        assert ALICE_DM not in bob.state["agent"]  # only what Slack would show bob

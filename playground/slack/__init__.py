@@ -14,9 +14,15 @@ UALICE "alice", UBOB "bob", UCAROL "carol"; C0GENERAL "general" (public, everyon
 "private" (private, everyone), D0ALICE and D0BOB (DMs with the bot); usergroup S0APPROVERS
 "approvers" = [UBOB].
 
-Modules: records (what tests read), workspace (state), blocks (size/shape rules), limits (rate
-limits, faults), methods (Web API methods), web_api (HTTP plumbing, response_url), payloads
-(events and interactions), delivery (signing, HTTP, Socket Mode), emulator (the facade).
+The agent surface: App Home (`views.publish`, `open_home`, `click_home`), feedback buttons
+(`click_feedback`), native streaming (`chat.startStream/appendStream/stopStream`, `is_streaming`,
+`stream_lifetime`, `stop_session`), assistant threads (`thread_status`, `status_history`,
+`suggested_prompts`, `thread_title`) and agent sessions (`session`).
+
+Modules: records (what tests read), workspace (state), agent_state (agent-surface state),
+blocks (size/shape rules), limits (rate limits, faults), methods and agent_methods (Web API
+methods), web_api (HTTP plumbing, response_url), payloads (events and interactions), delivery
+(signing, HTTP, Socket Mode), emulator (the facade).
 """
 
 from .delivery import sign_request

@@ -225,9 +225,49 @@ class _Checker:
                 seen.add(str(action_id))
 
     def _context_actions(self, block: dict[str, Any], ptr: str) -> None:
+        seen: set[str] = set()
         for j, el in enumerate(self._elements(block, ptr, 5)):
+            where = f"{ptr}/elements/{j}"
             if not isinstance(el, dict) or el.get("type") not in CONTEXT_ACTION_TYPES:
-                self.add("must be one of [feedback_buttons, icon_button]", f"{ptr}/elements/{j}")
+                self.add("must be one of [feedback_buttons, icon_button]", where)
+                continue
+            self.length(el.get("action_id"), f"{where}/action_id", 255, min_len=1)
+            action_id = el.get("action_id")
+            if action_id is not None and action_id in seen:
+                self.add("action_id must be unique within a block", where)
+            if action_id is not None:
+                seen.add(str(action_id))
+            if el["type"] == "feedback_buttons":
+                self._feedback_buttons(el, where)
+            else:
+                self._icon_button(el, where)
+
+    def _feedback_buttons(self, el: dict[str, Any], ptr: str) -> None:
+        """Thumbs up / down under an answer: two labelled buttons, each with a value."""
+        if el.get("action_id") is None:
+            self.add("must provide an action_id", f"{ptr}/action_id")
+        for key in ("positive_button", "negative_button"):
+            button = el.get(key)
+            if not isinstance(button, dict):
+                self.add("must provide an object", f"{ptr}/{key}")
+                continue
+            self.text(button.get("text"), f"{ptr}/{key}/text", max_len=75, plain_only=True)
+            if button.get("value") is None:
+                self.add("must provide a value", f"{ptr}/{key}/value")
+            self.length(button.get("value"), f"{ptr}/{key}/value", 2_000, min_len=1)
+            self.length(button.get("accessibility_label"), f"{ptr}/{key}/accessibility_label", 75)
+
+    def _icon_button(self, el: dict[str, Any], ptr: str) -> None:
+        if not isinstance(el.get("icon"), str) or not el["icon"]:
+            self.add("must provide an icon", f"{ptr}/icon")
+        self.text(el.get("text"), f"{ptr}/text", max_len=75, plain_only=True)
+        self.length(el.get("value"), f"{ptr}/value", 2_000)
+        self.length(el.get("accessibility_label"), f"{ptr}/accessibility_label", 75)
+        users = el.get("visible_to_user_ids")
+        if users is not None and (not isinstance(users, list) or len(users) > 10):
+            self.add("must provide an array of no more than 10 items", f"{ptr}/visible_to_user_ids")
+        if el.get("confirm") is not None:
+            self._confirm(el["confirm"], f"{ptr}/confirm")
 
     def _image(self, block: dict[str, Any], ptr: str) -> None:
         self.element(block, ptr)

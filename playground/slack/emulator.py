@@ -23,15 +23,20 @@ from aiohttp import web
 from slack_sdk.web.async_client import AsyncWebClient
 
 from .delivery import EnvelopeType, HttpDelivery, SocketHub, form_payload, json_body
-from .interactions import apply_view_ack, find_button
+from .interactions import apply_view_ack, find_button, find_feedback
 from .limits import Drop, Fault, Faults, RateLimiter, RetryWindows
 from .methods import Hooks, Methods
 from .payloads import (
+    agent_session_stopped_event,
+    app_home_opened_event,
     app_mention_event,
     block_actions,
+    button_action,
     echo_event,
     escape_text,
     event_callback,
+    feedback_action,
+    home_block_actions,
     mentions,
     message_event,
     rich_text_blocks,
@@ -189,7 +194,8 @@ class SlackEmulator:
 
     @property
     def calls_inside_retry_after(self) -> int:
-        """Calls made to a method (per channel for chat.postMessage) inside an open 429 window."""
+        """Calls made to a method (per channel for chat.postMessage and
+        assistant.threads.setStatus) inside an open 429 window."""
         return self.retry_windows.calls_inside
 
     def calls_to(self, method: str) -> list[Call]:
@@ -372,6 +378,32 @@ class SlackEmulator:
         value: str | None = None,
     ) -> Delivery:
         """Click a button the message shows now (`value` picks among same-action_id buttons)."""
+
+        def pick(shown: list[JSONObject], where: str) -> JSONObject:
+            button, block_id = find_button(shown, action_id, value, where=where)
+            return button_action(button, block_id)
+
+        return await self._click_message(user, channel, message_ts, pick)
+
+    async def click_feedback(
+        self, user: str, channel: str, message_ts: str, *, positive: bool
+    ) -> Delivery:
+        """Press thumbs up (`positive`) or down on the message's feedback buttons."""
+
+        def pick(shown: list[JSONObject], where: str) -> JSONObject:
+            element, block_id = find_feedback(shown, where=where)
+            return feedback_action(element, block_id, positive=positive)
+
+        return await self._click_message(user, channel, message_ts, pick)
+
+    async def _click_message(
+        self,
+        user: str,
+        channel: str,
+        message_ts: str,
+        pick: Callable[[list[JSONObject], str], JSONObject],
+    ) -> Delivery:
+        """Deliver block_actions for a message click; `pick` finds the action in its blocks."""
         conv = self._channel(channel)
         if conv.kind != "channel" and user not in conv.members:
             raise AssertionError(f"{user} cannot see {channel}")
@@ -383,7 +415,7 @@ class SlackEmulator:
         if target is None:
             raise AssertionError(f"no message {message_ts} in {channel} that {user} can see")
         shown = target.blocks if isinstance(target, Message) else target["blocks"]
-        button, block_id = find_button(shown, action_id, value, where=f"{channel}/{message_ts}")
+        action = pick(shown, f"{channel}/{message_ts}")
         now = self.clock()
         token = secrets.token_hex(12)
         self.workspace.response_urls[token] = ResponseUrl(
@@ -399,10 +431,108 @@ class SlackEmulator:
             user=user,
             channel=conv,
             message=target,
-            button=button,
-            block_id=block_id,
+            action=action,
             trigger_id=self.workspace.issue_trigger(user, now),
             response_url=f"{self.url}/actions/{self.workspace.team_id}/{token}",
+        )
+        return await self._deliver("interactive", payload)
+
+    # ---- native streams, thread status, agent sessions ---------------------------------------
+
+    @property
+    def stream_lifetime(self) -> float:
+        """Seconds a native stream lives after chat.startStream (Slack: about 300); settable."""
+        return self.workspace.agent.stream_lifetime
+
+    @stream_lifetime.setter
+    def stream_lifetime(self, seconds: float) -> None:
+        self.workspace.agent.stream_lifetime = seconds
+
+    def is_streaming(self, channel: str, ts: str) -> bool:
+        """Whether the message is a stream that was neither stopped nor expired."""
+        return self.workspace.agent.live_stream(channel, ts, self.clock()) is not None
+
+    async def stop_session(self, user: str, channel: str, thread_ts: str) -> Delivery:
+        """Press Slack's own Stop button on the thread: every bot stream still going there
+        stops, then `agent_session_stopped` is delivered with their ts."""
+        conv = self._channel(channel)
+        if user not in conv.members:
+            raise AssertionError(f"{user} cannot see {channel}")
+        now = self.clock()
+        agent = self.workspace.agent
+        stopped = []
+        for stream in agent.streams.values():
+            if (stream.channel, stream.thread_ts) == (conv.id, thread_ts) and stream.live(
+                now, agent.stream_lifetime
+            ):
+                stream.stopped = True
+                stopped.append(stream.ts)
+        self._notify()
+        event = agent_session_stopped_event(
+            user=user, channel=conv.id, thread_ts=thread_ts, streams=stopped
+        )
+        return await self.deliver_event(event)
+
+    def thread_status(self, channel: str, thread_ts: str) -> str | None:
+        """The status line shown under the thread now (assistant.threads.setStatus), or None."""
+        status = self.workspace.agent.statuses.get((channel, thread_ts))
+        return status.current(self.clock()) if status is not None else None
+
+    def status_history(self, channel: str, thread_ts: str) -> list[str]:
+        """Every status the thread showed, in order; "" for each clear (by the bot, by a reply
+        from the bot, or by the 2-minute timeout)."""
+        status = self.workspace.agent.statuses.get((channel, thread_ts))
+        if status is None:
+            return []
+        status.current(self.clock())  # apply a timeout that is due
+        return list(status.history)
+
+    def suggested_prompts(self, channel: str, thread_ts: str | None = None) -> list[JSONObject]:
+        """The prompts last set with assistant.threads.setSuggestedPrompts ([] if none)."""
+        entry = self.workspace.agent.prompts.get((channel, thread_ts))
+        return copy.deepcopy(entry["prompts"]) if entry is not None else []
+
+    def thread_title(self, channel: str, thread_ts: str) -> str | None:
+        """The title set with assistant.threads.setTitle, or None."""
+        return self.workspace.agent.titles.get((channel, thread_ts))
+
+    def session(self, channel: str, thread_ts: str | None) -> JSONObject | None:
+        """The agent session of a thread: {"status", "title", "history"}, or None."""
+        session = self.workspace.agent.sessions.get((channel, thread_ts))
+        return session.as_json() if session is not None else None
+
+    # ---- App Home ----------------------------------------------------------------------------
+
+    def home_view(self, user: str) -> JSONObject | None:
+        """The Home tab the bot last published for `user` (views.publish), or None."""
+        return self.workspace.agent.home_view(user)
+
+    def home_publishes(self, user: str) -> int:
+        """How many times the bot published `user`'s Home tab."""
+        return self.workspace.agent.home_publishes.get(user, 0)
+
+    async def open_home(self, user: str, tab: str = "home") -> Delivery:
+        """Open the app's Home (or "messages") tab: delivers `app_home_opened`, whose channel
+        is the person's DM with the bot (opened now if they had none, as Slack does)."""
+        if user not in self.workspace.users:
+            raise AssertionError(f"no user {user}")
+        im = self.methods.im_with(user)
+        view = self.workspace.agent.home_views.get(user) if tab == "home" else None
+        event = app_home_opened_event(user=user, channel=im.id, tab=tab, view=view)
+        return await self.deliver_event(event)
+
+    async def click_home(self, user: str, action_id: str, *, value: str | None = None) -> Delivery:
+        """Click a button in `user`'s current Home tab (no channel, message or response_url)."""
+        view = self.workspace.agent.home_views.get(user)
+        if view is None:
+            raise AssertionError(f"the bot never published a Home tab for {user}")
+        button, block_id = find_button(view["blocks"], action_id, value, where=f"{user}'s Home")
+        payload = home_block_actions(
+            self.workspace,
+            user=user,
+            view=view,
+            action=button_action(button, block_id),
+            trigger_id=self.workspace.issue_trigger(user, self.clock()),
         )
         return await self._deliver("interactive", payload)
 

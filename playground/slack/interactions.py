@@ -29,6 +29,17 @@ def find_button(
     raise AssertionError(f"no button {wanted} in {where}; buttons shown: {shown or 'none'}")
 
 
+def find_feedback(blocks: list[JSONObject], *, where: str) -> tuple[JSONObject, str]:
+    """The first `feedback_buttons` element shown and its block_id (thumbs up / down)."""
+    for index, block in enumerate(blocks):
+        if block.get("type") != "context_actions":
+            continue
+        for el in block.get("elements", []):
+            if isinstance(el, dict) and el.get("type") == "feedback_buttons":
+                return el, str(block.get("block_id") or f"emulated-block-{index}")
+    raise AssertionError(f"no feedback buttons in {where}")
+
+
 def apply_view_ack(methods: Methods, entry: JSONObject, delivery: Delivery) -> None:
     """A view_submission ack: empty closes the view; `errors`, `update`, `push`, `clear`.
 

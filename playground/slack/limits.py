@@ -13,13 +13,15 @@ worth of calls can go out at once:
 
 chat.postMessage is special: 1 / second per channel with a burst of 3, plus a workspace-wide
 bucket of 600 / minute (burst 100) for Slack's "several hundred per minute".
+assistant.threads.setStatus is limited "like chat.postMessage": its own bucket of 1 / second per
+channel, burst 3 (PER_CHANNEL_METHODS).
 apps.connections.open is not limited. A rejected call consumes nothing and is told
 `Retry-After: ceil(seconds until a token frees)`, at least 1. `RateLimiter.set_limit` overrides
 a method's numbers (e.g. to scale time down in a test).
 
 Whether or not limits are enforced, every 429 opens a Retry-After window for its bucket key
-(the method, or method + channel for chat.postMessage); calls made while it is open are counted,
-because a well-behaved client never makes them.
+(the method, or method + channel for the per-channel methods); calls made while it is open are
+counted, because a well-behaved client never makes them.
 
 A fault can also drop the connection without an answer, before Slack applies the call or after
 (`Drop`): the second is the ambiguous failure that makes a blind retry post a message twice.
@@ -35,10 +37,17 @@ from typing import Literal
 TIER_PER_MINUTE: dict[int, float] = {2: 20, 3: 50, 4: 100}
 
 METHOD_TIERS: dict[str, int] = {
+    "agents.sessions.rename": 3,
+    "agents.sessions.setStatus": 3,
+    "assistant.threads.setSuggestedPrompts": 4,
+    "assistant.threads.setTitle": 4,
     "auth.test": 4,
+    "chat.appendStream": 4,
     "chat.delete": 3,
     "chat.getPermalink": 4,
     "chat.postEphemeral": 4,
+    "chat.startStream": 2,
+    "chat.stopStream": 2,
     "chat.update": 3,
     "conversations.info": 3,
     "conversations.members": 4,
@@ -51,11 +60,14 @@ METHOD_TIERS: dict[str, int] = {
     "users.info": 4,
     "views.open": 4,
     "views.push": 4,
+    "views.publish": 4,
     "views.update": 4,
 }
 
 POST_MESSAGE_PER_CHANNEL = (60.0, 3)
 POST_MESSAGE_WORKSPACE = (600.0, 100)
+PER_CHANNEL_METHODS = frozenset({"chat.postMessage", "assistant.threads.setStatus"})
+"""Methods Slack limits per conversation rather than per workspace."""
 
 
 @dataclass(frozen=True)
@@ -116,13 +128,17 @@ class RateLimiter:
     )
     post_message_per_channel: Limit = Limit(*POST_MESSAGE_PER_CHANNEL)
     post_message_workspace: Limit = Limit(*POST_MESSAGE_WORKSPACE)
+    set_status_per_channel: Limit = Limit(*POST_MESSAGE_PER_CHANNEL)
     _buckets: dict[str, TokenBucket] = field(default_factory=dict)
 
     def set_limit(self, method: str, per_minute: float, burst: int) -> None:
-        """Override one method's limit (per channel for chat.postMessage); buckets restart full."""
+        """Override one method's limit (per channel for the per-channel methods); buckets
+        restart full."""
         limit = Limit(per_minute, burst)
         if method == "chat.postMessage":
             self.post_message_per_channel = limit
+        elif method == "assistant.threads.setStatus":
+            self.set_status_per_channel = limit
         else:
             self.limits[method] = limit
 
@@ -144,6 +160,8 @@ class RateLimiter:
                 (f"chat.postMessage:{channel}", self.post_message_per_channel),
                 ("chat.postMessage", self.post_message_workspace),
             ]
+        if method == "assistant.threads.setStatus":
+            return [(f"{method}:{channel}", self.set_status_per_channel)]
         limit = self.limits.get(method)
         return [(method, limit)] if limit is not None else []
 
@@ -180,7 +198,7 @@ class RetryWindows:
 
     @staticmethod
     def key(method: str, channel: str | None) -> str:
-        return f"{method}:{channel}" if method == "chat.postMessage" else method
+        return f"{method}:{channel}" if method in PER_CHANNEL_METHODS else method
 
     def observe(self, key: str, now: float) -> bool:
         """Count a call made while its window is open; True if it was."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import blocks as kit
+from .agent_methods import AgentMethods
 from .errors import SlackError
 from .records import BotChange, JSONObject, Message
 from .workspace import Channel, Trigger, Workspace
@@ -55,6 +56,7 @@ class Methods:
             "views.push": self.views_push,
             "views.update": self.views_update,
         }
+        self.handlers.update(AgentMethods(self).handlers)
 
     # ---- auth ------------------------------------------------------------------------------
 
@@ -75,7 +77,7 @@ class Methods:
     # ---- chat ------------------------------------------------------------------------------
 
     def chat_post_message(self, p: JSONObject, now: float) -> JSONObject:
-        channel = self._bot_channel(p)
+        channel = self.bot_channel(p)
         text, blocks = self._content(p)
         message = self.ws.post(
             channel.id,
@@ -95,7 +97,7 @@ class Methods:
         }
 
     def chat_post_ephemeral(self, p: JSONObject, now: float) -> JSONObject:
-        channel = self._bot_channel(p)
+        channel = self.bot_channel(p)
         user = _opt_str(p, "user")
         if user is None or user not in self.ws.users:
             raise SlackError("user_not_found")
@@ -119,10 +121,13 @@ class Methods:
         return {"message_ts": ts}
 
     def chat_update(self, p: JSONObject, now: float) -> JSONObject:
-        channel = self._channel(p)
-        message = self._own_message(channel, _opt_str(p, "ts"), "cant_update_message")
+        channel = self.channel(p)
+        message = self.own_message(channel, _opt_str(p, "ts"), "cant_update_message")
+        if self.ws.agent.live_stream(channel.id, message.ts, now) is not None:
+            raise SlackError("streaming_state_conflict")
         text, blocks = self._content(p, old=message)
         self.ws.edit(message, text=text, blocks=blocks, at=now)
+        message.streamed = False
         self.hooks.on_bot_message("changed", message)
         return {
             "channel": channel.id,
@@ -132,14 +137,14 @@ class Methods:
         }
 
     def chat_delete(self, p: JSONObject, now: float) -> JSONObject:
-        channel = self._channel(p)
-        message = self._own_message(channel, _opt_str(p, "ts"), "cant_delete_message")
+        channel = self.channel(p)
+        message = self.own_message(channel, _opt_str(p, "ts"), "cant_delete_message")
         message.deleted = True
         self.hooks.on_bot_message("deleted", message)
         return {"channel": channel.id, "ts": message.ts}
 
     def chat_get_permalink(self, p: JSONObject, now: float) -> JSONObject:
-        channel = self._channel(p)
+        channel = self.channel(p)
         message = self.ws.find(channel.id, _opt_str(p, "message_ts") or "")
         if message is None:
             raise SlackError("message_not_found")
@@ -172,7 +177,7 @@ class Methods:
         return {}
 
     def _reaction_target(self, p: JSONObject) -> tuple[Message, str]:
-        channel = self._channel(p)
+        channel = self.channel(p)
         name = (_opt_str(p, "name") or "").strip(":")
         if not name:
             raise SlackError("invalid_name")
@@ -235,7 +240,7 @@ class Methods:
         if root is not None:
             stack = [e for e in self.ws.views if e["open"] and e["view"]["root_view_id"] == root]
             previous = stack[-1]["view_id"] if stack else None
-        full = self._full_view(view, view_id=view_id, root=root or view_id, previous=previous)
+        full = self.full_view(view, view_id=view_id, root=root or view_id, previous=previous)
         entry: JSONObject = {
             "view_id": view_id,
             "view": full,
@@ -251,7 +256,7 @@ class Methods:
 
     def replace_view(self, entry: JSONObject, view: JSONObject) -> None:
         """views.update or a `response_action: update`: same id, new content and hash."""
-        entry["view"] = self._full_view(
+        entry["view"] = self.full_view(
             view,
             view_id=entry["view_id"],
             root=entry["view"]["root_view_id"],
@@ -259,7 +264,7 @@ class Methods:
         )
         entry["versions"].append(copy.deepcopy(entry["view"]))
 
-    def _full_view(
+    def full_view(
         self, view: JSONObject, *, view_id: str, root: str, previous: str | None
     ) -> JSONObject:
         """The view as Slack echoes it back: the bot's fields plus ids, hash and empty state."""
@@ -311,7 +316,7 @@ class Methods:
         }
 
     def conversations_info(self, p: JSONObject, now: float) -> JSONObject:
-        channel = self._channel(p)
+        channel = self.channel(p)
         info: JSONObject = {
             "id": channel.id,
             "name": channel.name,
@@ -329,7 +334,7 @@ class Methods:
         return {"channel": info}
 
     def conversations_members(self, p: JSONObject, now: float) -> JSONObject:
-        channel = self._channel(p)
+        channel = self.channel(p)
         return {"members": list(channel.members), "response_metadata": {"next_cursor": ""}}
 
     def conversations_open(self, p: JSONObject, now: float) -> JSONObject:
@@ -378,6 +383,13 @@ class Methods:
             raise SlackError("cannot_dm_bot")
         return users[0]
 
+    def im_with(self, user: str) -> Channel:
+        """The bot's DM with `user`, opened now if they never had one (as conversations.open)."""
+        found = self.ws.resolve_channel(user)
+        if found is not None and found.kind == "im":
+            return found
+        return self._new_im(user)
+
     def _new_im(self, user: str) -> Channel:
         im_id = self.ws.new_id("D")
         self.ws.add_channel(
@@ -402,7 +414,7 @@ class Methods:
         }
 
     def conversations_replies(self, p: JSONObject, now: float) -> JSONObject:
-        channel = self._channel(p)
+        channel = self.channel(p)
         ts = _opt_str(p, "ts")
         if ts is None or self.ws.find(channel.id, ts) is None:
             raise SlackError("thread_not_found")
@@ -442,20 +454,20 @@ class Methods:
 
     # ---- shared checks ---------------------------------------------------------------------
 
-    def _channel(self, p: JSONObject) -> Channel:
-        channel = self.ws.resolve_channel(_opt_str(p, "channel") or "")
+    def channel(self, p: JSONObject, key: str = "channel") -> Channel:
+        channel = self.ws.resolve_channel(_opt_str(p, key) or "")
         if channel is None:
             raise SlackError("channel_not_found")
         return channel
 
-    def _bot_channel(self, p: JSONObject) -> Channel:
+    def bot_channel(self, p: JSONObject, key: str = "channel") -> Channel:
         """A conversation the bot may post in (needs membership, as without chat:write.public)."""
-        channel = self._channel(p)
+        channel = self.channel(p, key)
         if self.ws.bot_user_id not in channel.members:
             raise SlackError("not_in_channel")
         return channel
 
-    def _own_message(self, channel: Channel, ts: str | None, refused: str) -> Message:
+    def own_message(self, channel: Channel, ts: str | None, refused: str) -> Message:
         message = self.ws.find(channel.id, ts or "")
         if message is None:
             raise SlackError("message_not_found")

@@ -7,6 +7,7 @@ Bolt's matchers (`app.event`, `app.message`, `app.action`, `app.view`) and middl
 
 from __future__ import annotations
 
+import copy
 import re
 import time
 from typing import Any
@@ -151,29 +152,8 @@ def user_object(ws: Workspace, user_id: str) -> JSONObject:
     return {"id": user_id, "username": name, "name": name, "team_id": ws.team_id}
 
 
-def block_actions(
-    ws: Workspace,
-    *,
-    user: str,
-    channel: Channel,
-    message: Message | JSONObject,
-    button: JSONObject,
-    block_id: str,
-    trigger_id: str,
-    response_url: str,
-) -> JSONObject:
-    """A button click; `message` is a Message, or an ephemeral's dict (no `message` sent)."""
-    is_ephemeral = not isinstance(message, Message)
-    ts = message["ts"] if isinstance(message, dict) else message.ts
-    thread_ts = message.get("thread_ts") if isinstance(message, dict) else message.thread_ts
-    container: JSONObject = {
-        "type": "message",
-        "message_ts": ts,
-        "channel_id": channel.id,
-        "is_ephemeral": is_ephemeral,
-    }
-    if thread_ts is not None:
-        container["thread_ts"] = thread_ts
+def button_action(button: JSONObject, block_id: str) -> JSONObject:
+    """The `actions[0]` of a button click."""
     action: JSONObject = {
         "action_id": button.get("action_id"),
         "block_id": block_id,
@@ -185,6 +165,52 @@ def block_actions(
         action["value"] = button["value"]
     if button.get("style") is not None:
         action["style"] = button["style"]
+    return action
+
+
+def feedback_action(element: JSONObject, block_id: str, *, positive: bool) -> JSONObject:
+    """The `actions[0]` of a thumbs up / down on a `feedback_buttons` element."""
+    chosen = element.get("positive_button" if positive else "negative_button") or {}
+    return {
+        "type": "feedback_buttons",
+        "action_id": element.get("action_id"),
+        "block_id": block_id,
+        "value": chosen.get("value"),
+        "action_ts": f"{time.time():.6f}",
+    }
+
+
+def block_actions(
+    ws: Workspace,
+    *,
+    user: str,
+    channel: Channel,
+    message: Message | JSONObject,
+    button: JSONObject | None = None,
+    block_id: str = "",
+    trigger_id: str,
+    response_url: str,
+    action: JSONObject | None = None,
+) -> JSONObject:
+    """A click in a message; `message` is a Message, or an ephemeral's dict (no `message` sent).
+
+    The action is `action` when given, else a click on `button` in block `block_id`.
+    """
+    if action is None:
+        if button is None:
+            raise ValueError("block_actions needs a button or an action")
+        action = button_action(button, block_id)
+    is_ephemeral = not isinstance(message, Message)
+    ts = message["ts"] if isinstance(message, dict) else message.ts
+    thread_ts = message.get("thread_ts") if isinstance(message, dict) else message.thread_ts
+    container: JSONObject = {
+        "type": "message",
+        "message_ts": ts,
+        "channel_id": channel.id,
+        "is_ephemeral": is_ephemeral,
+    }
+    if thread_ts is not None:
+        container["thread_ts"] = thread_ts
     payload: JSONObject = {
         "type": "block_actions",
         "user": user_object(ws, user),
@@ -203,6 +229,50 @@ def block_actions(
     if isinstance(message, Message):
         payload["message"] = ws.message_payload(message)
     return payload
+
+
+def home_block_actions(
+    ws: Workspace, *, user: str, view: JSONObject, action: JSONObject, trigger_id: str
+) -> JSONObject:
+    """A click in the Home tab: the view instead of a message, and no channel or response_url."""
+    return {
+        "type": "block_actions",
+        "user": user_object(ws, user),
+        "api_app_id": ws.app_id,
+        "token": VERIFICATION_TOKEN,
+        "container": {"type": "view", "view_id": view["id"]},
+        "trigger_id": trigger_id,
+        "team": {"id": ws.team_id, "domain": ws.team_domain},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": copy.deepcopy(view),
+        "actions": [action],
+    }
+
+
+def app_home_opened_event(
+    *, user: str, channel: str, tab: str, view: JSONObject | None
+) -> JSONObject:
+    """A person opened the app's Home or Messages tab; the view comes only with Home."""
+    event: JSONObject = {"type": "app_home_opened", "user": user, "channel": channel, "tab": tab}
+    if view is not None:
+        event["view"] = copy.deepcopy(view)
+    event["event_ts"] = f"{time.time():.6f}"
+    return event
+
+
+def agent_session_stopped_event(
+    *, user: str, channel: str, thread_ts: str, streams: list[str]
+) -> JSONObject:
+    """A person pressed Stop on the agent's session; `streams` are the streams it ended."""
+    return {
+        "type": "agent_session_stopped",
+        "channel": channel,
+        "thread_ts": thread_ts,
+        "user": user,
+        "streaming_message_ts": list(streams),
+        "event_ts": f"{time.time():.6f}",
+    }
 
 
 def view_submission(

@@ -44,17 +44,21 @@ class Message:
     blocks: list[JSONObject]
     thread_ts: str | None
     versions: list[JSONObject]
-    """Every version as {"text", "blocks", "at"}; versions[0] is the post itself."""
+    """Every version as {"text", "blocks", "at"}; versions[0] is the post itself (for a stream,
+    chat.startStream), then one per edit, or per append/stop that showed something new."""
     deleted: bool = False
     reactions: dict[str, list[str]] = field(default_factory=dict)
     """Reaction name -> users who added it, in order."""
     metadata: JSONObject | None = None
     edited_ts: str | None = None
+    streamed: bool = False
+    """Made by chat.startStream and not edited since: its markdown text shows above its blocks
+    (stopStream's), instead of being only their fallback."""
 
     @property
     def edited(self) -> bool:
-        """Whether the message was changed after it was posted."""
-        return len(self.versions) > 1
+        """Whether the message was edited after it was posted (a stream growing is not)."""
+        return self.edited_ts is not None
 
     def buttons(self) -> list[JSONObject]:
         """Button elements a person can click in the current blocks, top to bottom."""
@@ -71,8 +75,13 @@ class Message:
         )
 
     def visible_text(self) -> str:
-        """The text a person reads in the current blocks, or `text` when there are none."""
+        """The text a person reads in the current blocks, or `text` when there are none.
+
+        A streamed message shows its streamed text and, under it, the blocks stopStream added.
+        """
         rendered = blocks_text(self.blocks)
+        if self.streamed:
+            return "\n".join(part for part in (self.text, rendered) if part)
         return rendered if rendered else self.text
 
 

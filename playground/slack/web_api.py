@@ -30,7 +30,7 @@ JSON_STRING_PARAMS = frozenset(
 )
 BOT_SCOPES = (
     "app_mentions:read,channels:history,channels:read,chat:write,groups:history,groups:read,"
-    "im:history,im:read,im:write,reactions:write,users:read,usergroups:read"
+    "im:history,im:read,im:write,reactions:write,users:read,usergroups:read,assistant:write"
 )
 RESPONSE_URL_USES = 5
 RESPONSE_URL_TTL = 30 * 60.0
@@ -154,7 +154,7 @@ class WebApi:
         return None
 
     def _channel_id(self, params: JSONObject) -> str | None:
-        ref = params.get("channel")
+        ref = params.get("channel", params.get("channel_id"))
         if not isinstance(ref, str):
             return None
         channel = self.ws.resolve_channel(ref)

@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .agent_state import AgentState
 from .records import JSONObject, Message
 
 ChannelKind = Literal["channel", "group", "im"]
@@ -85,6 +86,8 @@ class Workspace:
     views: list[JSONObject] = field(default_factory=list)
     triggers: dict[str, Trigger] = field(default_factory=dict)
     response_urls: dict[str, ResponseUrl] = field(default_factory=dict)
+    agent: AgentState = field(default_factory=AgentState)
+    """App Home, native streams, thread statuses, prompts and agent sessions."""
     _replies: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -162,6 +165,8 @@ class Workspace:
         self.messages[(channel, ts)] = message
         if thread_ts is not None:
             self._replies.setdefault((channel, thread_ts), []).append(ts)
+            if bot_id == self.bot_id:
+                self.agent.app_replied(channel, thread_ts, at)
         return message
 
     def edit(self, message: Message, *, text: str, blocks: list[JSONObject], at: float) -> None:
@@ -212,7 +217,7 @@ class Workspace:
             payload["reply_count"] = len(replies)
             payload["reply_users"] = sorted({r.user for r in replies if r.user})
             payload["latest_reply"] = replies[-1].ts
-        if message.edited:
+        if message.edited_ts is not None:  # a stream's growth is not an edit
             payload["edited"] = {"user": message.user, "ts": message.edited_ts}
         if message.reactions:
             payload["reactions"] = [

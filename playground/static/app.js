@@ -1,6 +1,9 @@
-// The playground page: who you are (per tab), the conversations, a thread panel, the bot's
-// modals and the API log, kept live by the server's event stream (/api/events).
+// The playground page: who you are (per tab), the conversations, a thread panel (with the app's
+// status line, session and Stop), the app's Home tab, the bot's modals and the API log, kept
+// live by the server's event stream (/api/events).
 
+import { showAgentBar, showPrompts, showSession } from "./agent.js";
+import { HomeTab } from "./home.js";
 import { CallLog } from "./log.js";
 import { messageItem } from "./messages.js";
 import { Modal } from "./modal.js";
@@ -16,6 +19,8 @@ const tab = {
   set channel(id) { sessionStorage.setItem("countersign.channel", id); },
   get thread() { return sessionStorage.getItem("countersign.thread") || null; },
   set thread(ts) { ts ? sessionStorage.setItem("countersign.thread", ts) : sessionStorage.removeItem("countersign.thread"); },
+  get home() { return sessionStorage.getItem("countersign.home") === "true"; },
+  set home(open) { sessionStorage.setItem("countersign.home", String(open)); },
 };
 
 let state = emptyState();
@@ -27,9 +32,10 @@ const modal = new Modal($("#modal-layer"), {
   onSubmit: (viewId, values) => send(`/api/views/${encodeURIComponent(viewId)}/submit`, { values }),
   onClose: (viewId) => send(`/api/views/${encodeURIComponent(viewId)}/close`, {}),
 });
+const homeTab = new HomeTab($("#home"), send);
 
 function emptyState() {
-  return { directory: null, conversations: [], messages: {}, ephemerals: [], view: null, about: null };
+  return { directory: null, conversations: [], messages: {}, ephemerals: [], view: null, about: null, agent: {}, home: null };
 }
 
 // ---- who is looking ---------------------------------------------------------------------
@@ -44,6 +50,7 @@ function startingUser() {
 function switchUser(id) {
   tab.user = id;
   state = emptyState();
+  homeTab.asked = false;
   for (const key of Object.keys(seen)) delete seen[key];
   connect();
 }
@@ -52,6 +59,11 @@ function makeNames() {
   return {
     get me() { return tab.user; },
     get bot() { return state.directory?.bot; },
+    /** The app as Slack names it in its own UI ("Countersign is thinking…", "Countersign · Home"). */
+    get app() {
+      const name = state.directory?.users.find((u) => u.id === state.directory.bot)?.name ?? "countersign";
+      return name.charAt(0).toUpperCase() + name.slice(1);
+    },
     userName: (id) => state.directory?.users.find((u) => u.id === id)?.name,
     groupHandle: (id) => state.directory?.usergroups.find((g) => g.id === id)?.handle,
     channelName: (id) => state.conversations.find((c) => c.id === id)?.name,
@@ -79,6 +91,7 @@ function connect() {
     const messages = { ...state.messages, ...(parts.messages ?? {}) };
     state = { ...state, ...parts, messages };
     render();
+    if (tab.home && !homeTab.asked && state.directory) openHome(); // a reload on Home opens it again
   });
   source.addEventListener("calls", (event) => log.add(JSON.parse(event.data)));
   source.addEventListener("open", () => setLive(true));
@@ -114,23 +127,44 @@ function onAction(message, element) {
   });
 }
 
+function onFeedback(message, positive) {
+  return send("/api/feedback", { channel: message.channel, ts: message.ts, positive });
+}
+
+function stopSession(threadTs) {
+  return send("/api/sessions/stop", { channel: tab.channel, thread_ts: threadTs });
+}
+
+/** Post as the person; a new message for the bot opens its thread, where the answer comes. */
+async function say(text, threadTs) {
+  const answer = await send("/api/messages", { channel: tab.channel, text, thread_ts: threadTs ?? null });
+  if (answer.ts) {
+    const channel = current();
+    const forBot = channel?.kind === "im" || /@countersign\b|<@/.test(text);
+    if (!threadTs && forBot) openThread(answer.ts);
+  }
+  return answer;
+}
+
 async function post(form, threadTs) {
   const box = form.querySelector("textarea");
   const text = box.value.trim();
   if (!text) return;
   box.disabled = true;
   try {
-    const answer = await send("/api/messages", { channel: tab.channel, text, thread_ts: threadTs ?? null });
-    if (answer.ts) {
-      box.value = "";
-      const channel = current();
-      const forBot = channel?.kind === "im" || /@countersign\b|<@/.test(text);
-      if (!threadTs && forBot) openThread(answer.ts);
-    }
+    if ((await say(text, threadTs)).ts) box.value = "";
   } finally {
     box.disabled = false;
     box.focus();
   }
+}
+
+async function openHome() {
+  tab.home = true;
+  tab.thread = null;
+  render();
+  await homeTab.open();
+  render();
 }
 
 function openThread(ts) {
@@ -159,10 +193,25 @@ function render() {
   if (!channel) return;
   tab.channel = channel.id;
   renderSidebar(channel);
-  renderHeader(channel);
-  renderChannel(channel);
-  renderThread(channel);
+  for (const part of ["#messages", "#composer", "#prompts"]) $(part).hidden = tab.home;
+  $("#home").hidden = !tab.home;
+  if (tab.home) {
+    renderHomeHeader();
+    $("#empty").hidden = true;
+    $("#thread").hidden = true;
+    homeTab.render(state.home, names);
+  } else {
+    renderHeader(channel);
+    renderChannel(channel);
+    renderThread(channel);
+  }
   modal.render(state.view, names);
+}
+
+/** What Slack shows around a thread (or, with no ts, the conversation): see agent_snapshot.py. */
+function agentOf(channelId, ts) {
+  const entry = state.agent?.[channelId];
+  return ts ? entry?.threads[ts] : entry?.top;
 }
 
 function renderPicker() {
@@ -200,17 +249,38 @@ function renderSidebar(channel) {
       button.textContent = c.name;
       const count = (state.messages[c.id] ?? []).length;
       if (c.id === channel.id) seen[c.id] = count;
-      button.classList.toggle("active", c.id === channel.id);
+      button.classList.toggle("active", c.id === channel.id && !tab.home);
       button.classList.toggle("unread", count > (seen[c.id] ?? 0));
       button.addEventListener("click", () => {
         if (tab.channel !== c.id) tab.thread = null;
         tab.channel = c.id;
+        tab.home = false;
         render();
       });
       items.push(button);
     }
   }
+  items.push(...appEntries());
   nav.replaceChildren(...items);
+}
+
+/** Slack lists apps apart; opening one shows its Home tab. */
+function appEntries() {
+  const heading = el("h3");
+  heading.textContent = "Apps";
+  const button = el("button", "conversation app");
+  button.type = "button";
+  button.textContent = `${names.app} · Home`;
+  button.classList.toggle("active", tab.home);
+  button.addEventListener("click", () => openHome());
+  return [heading, button];
+}
+
+function renderHomeHeader() {
+  const title = $("#channel-title");
+  title.textContent = `${names.app} · Home`;
+  title.className = "app";
+  $("#channel-about").textContent = "The app's Home tab, as it published it for you (views.publish)";
 }
 
 function renderHeader(channel) {
@@ -236,16 +306,21 @@ function renderChannel(channel) {
   const top = all.filter((m) => !m.thread_ts || m.thread_ts === m.ts);
   const ephemerals = state.ephemerals.filter((e) => e.channel === channel.id && !e.thread_ts);
   const entries = [
-    ...top.map((m) => ({ message: m, replies: all.filter((r) => r.thread_ts === m.ts && r.ts !== m.ts) })),
+    ...top.map((m) => ({
+      message: m,
+      replies: all.filter((r) => r.thread_ts === m.ts && r.ts !== m.ts),
+      agent: agentOf(channel.id, m.ts),
+    })),
     ...ephemerals.map((e) => ({ message: e, ephemeral: true })),
   ].sort((a, b) => compareTs(a.message.ts, b.message.ts));
   const list = $("#messages");
-  reconcile(list, entries, (entry) => messageItem(entry.message, { names, onAction, openThread }, entry));
+  reconcile(list, entries, (entry) => messageItem(entry.message, { names, onAction, onFeedback, openThread }, entry));
   const empty = $("#empty");
   empty.hidden = entries.length > 0;
   if (!empty.hidden) renderTries(channel);
   $("#composer textarea").placeholder =
     channel.kind === "im" ? `Message ${channel.name}` : `Message #${channel.name} (mention @countersign to ask it)`;
+  showPrompts($("#prompts"), agentOf(channel.id, null), (text) => say(text, null), channel.id);
 }
 
 function renderTries(channel) {
@@ -271,6 +346,11 @@ function renderThread(channel) {
   panel.hidden = !parent;
   if (!parent) return; // closed, or just posted and not streamed back yet
   $("#thread-where").textContent = names.channelLabel(channel.id);
+  const agent = agentOf(channel.id, parent.ts);
+  const where = `${channel.id}/${parent.ts}`;
+  showSession($("#thread-session"), agent);
+  showAgentBar($("#thread-agent"), agent, { botName: names.app, onStop: () => stopSession(parent.ts) }, where);
+  showPrompts($("#thread-prompts"), agent, (text) => say(text, parent.ts), where);
   const replies = all.filter((m) => m.thread_ts === parent.ts && m.ts !== parent.ts);
   const ephemerals = state.ephemerals.filter((e) => e.channel === channel.id && e.thread_ts === parent.ts);
   const entries = [
@@ -280,7 +360,7 @@ function renderThread(channel) {
     ),
   ];
   reconcile($("#thread-messages"), entries, (entry) =>
-    messageItem(entry.message, { names, onAction, openThread: null }, entry),
+    messageItem(entry.message, { names, onAction, onFeedback, openThread: null }, entry),
   );
 }
 
@@ -291,7 +371,7 @@ function reconcile(list, entries, render) {
   let previous = null;
   for (const entry of entries) {
     const key = `${entry.ephemeral ? "e" : "m"}${entry.message.ts}`;
-    const signature = JSON.stringify([entry.message, entry.replies?.length, entry.replies?.at(-1)?.at, names.me]);
+    const signature = JSON.stringify([entry.message, entry.replies?.length, entry.replies?.at(-1)?.at, entry.agent, names.me]);
     let node = existing.get(key);
     if (!node || node.dataset.signature !== signature) {
       const fresh = render(entry);

@@ -1,12 +1,13 @@
 // Block Kit to DOM nodes, close enough to Slack's look that a card reads the same here: section
-// (text, fields, accessory), header, divider, context, actions, markdown, rich_text, image and,
-// in modals, input. Unknown blocks say so instead of vanishing.
+// (text, fields, accessory), header, divider, context, actions, context_actions (👍 / 👎),
+// markdown, rich_text, image and, in modals, input. Unknown blocks say so instead of vanishing.
 
 import { markdown } from "./markdown.js";
 import { el, emojiFor, emojify, mrkdwn } from "./mrkdwn.js";
 
 /**
- * ctx: { names (for mentions), onAction(element, blockId) → Promise, errors: {block_id: text} }
+ * ctx: { names (for mentions), onAction(element, blockId) → Promise, errors: {block_id: text},
+ *        onFeedback(positive) → Promise (absent where feedback cannot be given) }
  */
 export function renderBlocks(blocks, ctx) {
   const out = document.createDocumentFragment();
@@ -29,6 +30,8 @@ function renderBlock(block, ctx) {
       return context(block, ctx);
     case "actions":
       return actions(block, ctx);
+    case "context_actions":
+      return contextActions(block, ctx);
     case "markdown": {
       const node = markdown(block.text);
       node.classList.add("bk-markdown");
@@ -96,6 +99,38 @@ function context(block, ctx) {
 function actions(block, ctx) {
   const node = el("div", "bk-actions");
   for (const item of block.elements ?? []) node.append(element(item, block.block_id, ctx));
+  return node;
+}
+
+/** The small row under an answer; its feedback buttons are Slack's 👍 / 👎. */
+function contextActions(block, ctx) {
+  const node = el("div", "bk-context-actions");
+  for (const item of block.elements ?? []) {
+    if (item.type !== "feedback_buttons") {
+      node.append(unsupported(item.type));
+      continue;
+    }
+    node.append(thumb(item.positive_button, "👍", true, ctx), thumb(item.negative_button, "👎", false, ctx));
+  }
+  return node;
+}
+
+function thumb(button, face, positive, ctx) {
+  const node = el("button", "bk-feedback");
+  node.type = "button";
+  node.textContent = face;
+  node.title = button?.accessibility_label ?? button?.text?.text ?? (positive ? "Good" : "Bad");
+  node.setAttribute("aria-label", node.title);
+  node.disabled = !ctx.onFeedback;
+  node.addEventListener("click", async () => {
+    node.disabled = true;
+    try {
+      const answer = await ctx.onFeedback(positive);
+      if (answer?.ok) node.classList.add("chosen");
+    } finally {
+      node.disabled = false;
+    }
+  });
   return node;
 }
 

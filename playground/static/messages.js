@@ -1,13 +1,17 @@
 // One message as Slack lays it out: avatar, name, time, the blocks (or the text when there are
-// none), reactions, and under a thread's parent its reply count. Ephemeral messages say that
+// none; a native stream's markdown text above its blocks, marked while it grows), reactions, and
+// under a thread's parent its reply count and the app's status line. Ephemeral messages say that
 // only you can see them.
 
+import { sessionBadge, statusLine } from "./agent.js";
 import { renderBlocks } from "./blocks.js";
+import { markdown } from "./markdown.js";
 import { el, emojiFor, mrkdwn } from "./mrkdwn.js";
 
 /**
- * ctx: { names, onAction(message, element, blockId), openThread(ts) | null }
- * extra: { ephemeral, replies: [messages] | null }
+ * ctx: { names, onAction(message, element, blockId), onFeedback(message, positive),
+ *        openThread(ts) | null }
+ * extra: { ephemeral, replies: [messages] | null, agent: the thread's agent entry | undefined }
  */
 export function messageItem(message, ctx, extra = {}) {
   const author = message.user ?? "";
@@ -43,13 +47,32 @@ export function messageItem(message, ctx, extra = {}) {
   const blockCtx = {
     names: ctx.names,
     onAction: (element, blockId) => ctx.onAction(message, element, blockId),
+    onFeedback: ctx.onFeedback && ((positive) => ctx.onFeedback(message, positive)),
   };
-  body.append(typed(message) ? mrkdwn(message.text, ctx.names) : renderBlocks(message.blocks, blockCtx));
+  if (message.streamed) {
+    const text = markdown(message.text);
+    text.classList.add("bk-markdown");
+    body.append(text, renderBlocks(message.blocks, blockCtx));
+  } else {
+    body.append(typed(message) ? mrkdwn(message.text, ctx.names) : renderBlocks(message.blocks, blockCtx));
+  }
   content.append(body);
+  if (message.streaming) content.append(streamingMark());
   if (message.reactions?.length) content.append(reactions(message.reactions, ctx.names.me));
-  if (extra.replies?.length && ctx.openThread) content.append(threadSummary(message, extra.replies, ctx));
+  if (extra.replies?.length && ctx.openThread) content.append(threadSummary(message, extra, ctx));
+  if (ctx.openThread && extra.agent?.status) {
+    content.append(statusLine(extra.agent.status, ctx.names.app));
+  }
   item.append(avatar, content);
   return item;
+}
+
+/** A native stream still growing (chat.startStream, not yet stopped or expired). */
+function streamingMark() {
+  const mark = el("div", "streaming");
+  mark.textContent = "streaming";
+  mark.title = "a native stream: the text grows until the app stops it";
+  return mark;
 }
 
 /** Shown from its text: no blocks, or a person's typing (the local Slack sends their text as
@@ -70,7 +93,8 @@ function reactions(list, me) {
   return row;
 }
 
-function threadSummary(parent, replies, ctx) {
+function threadSummary(parent, extra, ctx) {
+  const replies = extra.replies;
   const row = el("div", "thread-summary");
   const open = el("button", "thread-link");
   open.type = "button";
@@ -79,6 +103,8 @@ function threadSummary(parent, replies, ctx) {
   const last = el("span", "last-reply");
   last.textContent = `Last reply ${clock(replies[replies.length - 1].at)}`;
   row.append(open, last);
+  const session = extra.agent?.session;
+  if (session) row.append(sessionBadge(session.status));
   return row;
 }
 

@@ -34,36 +34,36 @@ class PageActions:
         """Post a message (a thread reply with `thread_ts`) and deliver its events to the bot."""
         body = await json_body(request)
         user = person(self._slack, body.get("user"))
-        channel = _text(body, "channel")
-        text = _text(body, "text").strip()
+        channel = text_field(body, "channel")
+        text = text_field(body, "text").strip()
         if not text or len(text) > MAX_MESSAGE_CHARS:
             raise Refused(f"a message has 1 to {MAX_MESSAGE_CHARS:,} characters")
         thread_ts = body.get("thread_ts")
         if thread_ts is not None and not isinstance(thread_ts, str):
             raise Refused("thread_ts must be a string")
-        with _emulator_refusals():
+        with emulator_refusals():
             message, deliveries = await self._slack.user_says(
                 user,
                 channel,
                 mentions_to_markup(text, self._slack.workspace),
                 thread_ts=thread_ts,
             )
-        return web.json_response({"ts": message.ts, "deliveries": [_answer(d) for d in deliveries]})
+        return web.json_response({"ts": message.ts, "deliveries": [answer(d) for d in deliveries]})
 
     async def click(self, request: web.Request) -> web.Response:
         """Click a button on a message (or on an ephemeral message) the person can see."""
         body = await json_body(request)
         user = person(self._slack, body.get("user"))
         value = body.get("value")
-        with _emulator_refusals():
+        with emulator_refusals():
             delivery = await self._slack.click(
                 user,
-                _text(body, "channel"),
-                _text(body, "ts"),
-                _text(body, "action_id"),
+                text_field(body, "channel"),
+                text_field(body, "ts"),
+                text_field(body, "action_id"),
                 value=value if isinstance(value, str) else None,
             )
-        return web.json_response(_answer(delivery))
+        return web.json_response(answer(delivery))
 
     async def submit(self, request: web.Request) -> web.Response:
         """Press a modal's Submit; answers whether it closed and the bot's per-field errors."""
@@ -71,20 +71,20 @@ class PageActions:
         user = person(self._slack, body.get("user"))
         view_id = request.match_info["view_id"]
         values = _view_values(body.get("values"))
-        with _emulator_refusals():
+        with emulator_refusals():
             delivery = await self._slack.submit_view(user, view_id, values)
         entry = self._slack.view(view_id)
         return web.json_response(
-            {**_answer(delivery), "open": entry["open"], "errors": entry["errors"] or {}}
+            {**answer(delivery), "open": entry["open"], "errors": entry["errors"] or {}}
         )
 
     async def close(self, request: web.Request) -> web.Response:
         """Press a modal's Cancel."""
         body = await json_body(request)
         user = person(self._slack, body.get("user"))
-        with _emulator_refusals():
+        with emulator_refusals():
             delivery = await self._slack.close_view(user, request.match_info["view_id"])
-        return web.json_response(_answer(delivery) if delivery else {"ok": True})
+        return web.json_response(answer(delivery) if delivery else {"ok": True})
 
 
 async def json_body(request: web.Request) -> JSONObject:
@@ -111,7 +111,7 @@ def person(slack: SlackEmulator, user: object) -> str:
 
 
 @contextlib.contextmanager
-def _emulator_refusals() -> Iterator[None]:
+def emulator_refusals() -> Iterator[None]:
     """The emulator says "a person can't do that" (not a member, no such button) with
     AssertionError; here that is the page's mistake, not a crash."""
     try:
@@ -120,7 +120,7 @@ def _emulator_refusals() -> Iterator[None]:
         raise Refused(str(exc)) from None
 
 
-def _text(body: JSONObject, key: str) -> str:
+def text_field(body: JSONObject, key: str) -> str:
     value = body.get(key)
     if not isinstance(value, str) or not value:
         raise Refused(f"{key} is required (a string)")
@@ -137,6 +137,6 @@ def _view_values(values: Any) -> dict[str, dict[str, Any]]:
     return values
 
 
-def _answer(delivery: Delivery) -> JSONObject:
+def answer(delivery: Delivery) -> JSONObject:
     """How the bot answered the delivery (Slack would show an error if it did not ack)."""
     return {"ok": delivery.ok, "status": delivery.status}

@@ -14,6 +14,7 @@ from agent import ConfigurationError
 from bot.settings import BotSettings
 from playground.slack import SlackEmulator
 from playground.web.actions import PageActions, Refused, person
+from playground.web.agent_actions import AgentActions
 from playground.web.live import ChangeFeed, stream
 from playground.web.snapshot import JSONObject, about, call_detail, state
 
@@ -26,8 +27,10 @@ CONTENT_POLICY = (
 
 
 def page_app(slack: SlackEmulator, settings: JSONObject, feed: ChangeFeed) -> web.Application:
-    """Routes, one line each; the handlers live in actions.py, live.py and snapshot.py."""
+    """Routes, one line each; the handlers live in actions.py, agent_actions.py, live.py and
+    snapshot.py."""
     actions = PageActions(slack)
+    agent = AgentActions(slack)
 
     async def index(_: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / "index.html")
@@ -55,6 +58,10 @@ def page_app(slack: SlackEmulator, settings: JSONObject, feed: ChangeFeed) -> we
     app.router.add_post("/api/actions", actions.click)
     app.router.add_post("/api/views/{view_id}/submit", actions.submit)
     app.router.add_post("/api/views/{view_id}/close", actions.close)
+    app.router.add_post("/api/home", agent.open_home)
+    app.router.add_post("/api/home/actions", agent.click_home)
+    app.router.add_post("/api/feedback", agent.feedback)
+    app.router.add_post("/api/sessions/stop", agent.stop)
     app.on_response_prepare.append(_headers)
     return app
 

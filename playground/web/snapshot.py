@@ -12,6 +12,7 @@ from typing import Any
 from bot.settings import BotSettings
 from playground.slack import Call, Message, SlackEmulator
 from playground.slack.workspace import Channel
+from playground.web.agent_snapshot import agent_surface, home
 
 JSONObject = dict[str, Any]
 
@@ -55,7 +56,7 @@ def can_see(channel: Channel, user: str) -> bool:
 
 def messages(slack: SlackEmulator, channel: str) -> list[JSONObject]:
     """Every live message of a conversation (thread replies too), oldest first."""
-    return [_message(m) for m in slack.messages(channel)]
+    return [_message(slack, m) for m in slack.messages(channel)]
 
 
 def ephemerals(slack: SlackEmulator, user: str) -> list[JSONObject]:
@@ -110,7 +111,7 @@ def call_detail(index: int, call: Call) -> JSONObject:
     return {**call_summary(index, call), "params": call.params, "response": call.response}
 
 
-def _message(message: Message) -> JSONObject:
+def _message(slack: SlackEmulator, message: Message) -> JSONObject:
     return {
         "ts": message.ts,
         "thread_ts": message.thread_ts,
@@ -121,6 +122,9 @@ def _message(message: Message) -> JSONObject:
         "at": message.versions[0]["at"],
         "edits": len(message.versions) - 1,
         "reactions": [{"name": n, "users": list(u)} for n, u in message.reactions.items()],
+        # A native stream's text is markdown and shows above its blocks; `streaming` while it grows.
+        "streamed": message.streamed,
+        "streaming": message.streamed and slack.is_streaming(message.channel, message.ts),
     }
 
 
@@ -143,4 +147,6 @@ def state(slack: SlackEmulator, settings: JSONObject, user: str) -> JSONObject:
         "messages": {c["id"]: messages(slack, c["id"]) for c in visible},
         "ephemerals": ephemerals(slack, user),
         "view": open_view(slack, user),
+        "agent": agent_surface(slack, [c["id"] for c in visible]),
+        "home": home(slack, user),
     }
