@@ -16,11 +16,6 @@ from dataclasses import dataclass
 
 from playground.slack import Call, Message
 
-POSTING = frozenset({"chat.postMessage", "chat.startStream"})
-"""Calls that start a message in the thread; the response's `ts` names it."""
-STREAMING = frozenset({"chat.startStream", "chat.appendStream", "chat.stopStream"})
-"""Calls whose `markdown_text` (or markdown `chunks`) add to the stream's message."""
-
 
 @dataclass(frozen=True, slots=True)
 class Change:
@@ -41,20 +36,22 @@ def answer_changes(
     """Every change to the bot's messages in the thread of `root_ts`, in time order.
 
     `calls` are the conversation's channel's calls; `messages` the emulator's messages by ts,
-    deleted ones included. A message the emulator keeps is read from its versions (what
-    Slack would show); one it does not keep (a native stream the emulator does not store) is
-    rebuilt from the successful calls that wrote it. A delete is timed by its call.
+    deleted ones included, each read from its versions (what Slack showed, a native stream's
+    growing text included). A delete is timed by its call.
     """
     ok = [c for c in calls if c.status == 200]
     skipped = set(exclude)
-    answer = [ts for ts in _posted(ok, messages, root_ts) if ts not in skipped]
-    changes: list[Change] = []
-    for ts in answer:
-        message = messages.get(ts)
-        if message is None:
-            changes.extend(_rebuilt(ok, ts))
-        else:
-            changes.extend(Change(float(v["at"]), ts, str(v["text"])) for v in message.versions)
+    answer = [
+        ts
+        for ts in sorted(messages, key=ts_key)
+        if messages[ts].thread_ts == root_ts
+        and messages[ts].bot_id
+        and ts != root_ts
+        and ts not in skipped
+    ]
+    changes = [
+        Change(float(v["at"]), ts, str(v["text"])) for ts in answer for v in messages[ts].versions
+    ]
     changes.extend(
         Change(c.at, str(c.params.get("ts")), None)
         for c in ok
@@ -115,57 +112,3 @@ def ts_key(ts: str) -> tuple[int, int]:
     """Slack's ts as numbers, so "…9.000100" sorts before "…10.000000"."""
     seconds, _, micros = ts.partition(".")
     return int(seconds or 0), int(micros or 0)
-
-
-def stream_text(params: Mapping[str, object]) -> str:
-    """The text a stream call adds: its `markdown_text`, or its markdown chunks' texts."""
-    markdown = params.get("markdown_text")
-    if markdown is not None:
-        return str(markdown)
-    chunks = params.get("chunks")
-    if not isinstance(chunks, list):
-        return ""
-    return "".join(
-        str(chunk.get("text", ""))
-        for chunk in chunks
-        if isinstance(chunk, dict) and chunk.get("type") == "markdown_text"
-    )
-
-
-def _posted(ok: list[Call], messages: Mapping[str, Message], root_ts: str) -> list[str]:
-    """ts of the bot's messages in the thread: the emulator's and those the calls started."""
-    found = {ts for ts, m in messages.items() if m.thread_ts == root_ts and m.bot_id}
-    for call in ok:
-        ts = call.response.get("ts")
-        if call.method in POSTING and call.params.get("thread_ts") == root_ts and ts:
-            found.add(str(ts))
-    found.discard(root_ts)
-    return sorted(found, key=ts_key)
-
-
-def _rebuilt(ok: list[Call], ts: str) -> list[Change]:
-    """A message the emulator does not keep, from the calls that wrote it."""
-    changes: list[Change] = []
-    text = ""
-    for call in ok:
-        started = call.method == "chat.startStream" and call.response.get("ts") == ts
-        if not started and call.params.get("ts") != ts:
-            continue
-        if call.method in STREAMING:
-            text += stream_text(call.params)
-        elif call.method in ("chat.postMessage", "chat.update"):
-            text = _written_text(call)
-        else:
-            continue
-        changes.append(Change(call.at, ts, text))
-    return changes
-
-
-def _written_text(call: Call) -> str:
-    """The text a post or an edit left on the message (as the response says, else as sent)."""
-    answered = call.response.get("message")
-    if isinstance(answered, dict) and "text" in answered:
-        return str(answered["text"])
-    if "text" in call.response:
-        return str(call.response["text"])
-    return str(call.params.get("markdown_text") or call.params.get("text") or "")

@@ -140,6 +140,11 @@ class AnswerMessages:
         self.sent.remove(message)
         self._retired.append(message)
 
+    @property
+    def retired(self) -> tuple[SentMessage, ...]:
+        """Messages taken out of the answer, still to be deleted."""
+        return tuple(self._retired)
+
     async def delete_retired(self) -> None:
         """Delete the messages `retire` took out of the answer."""
         while self._retired:

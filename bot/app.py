@@ -20,6 +20,7 @@ from bot.agent_view import AgentView
 from bot.approvers import ApproverPolicy
 from bot.clicks import ClickHandler
 from bot.conversations import Conversations
+from bot.feedback import FeedbackClicks
 from bot.home_refresh import AppHome
 from bot.messages import MessageHandler
 from bot.metrics import BotMetrics
@@ -130,13 +131,14 @@ async def _open_bot(
         conversations = Conversations(runtime)
         home = AppHome(runtime, conversations.pauses)
         conversations.pauses.on_change(home.changed)
-        listeners.register(
-            app,
-            MessageHandler(runtime, conversations),
-            ClickHandler(runtime, conversations, home),
-            home,
-            AgentView(runtime, conversations),
+        handlers = listeners.Handlers(
+            messages=MessageHandler(runtime, conversations),
+            clicks=ClickHandler(runtime, conversations, home),
+            home=home,
+            agent_view=AgentView(runtime, conversations),
+            feedback=FeedbackClicks(runtime),
         )
+        listeners.register(app, handlers)
         try:
             yield Bot(app, runtime, conversations, mode)
         finally:

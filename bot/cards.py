@@ -142,6 +142,25 @@ def approval_blocks(card: ApprovalCard) -> list[Block]:
     ]
 
 
+def plain_approval_blocks(card: ApprovalCard, refusal: str) -> list[Block]:
+    """The card when Slack refused the full one (pitfall 40): the tool, why it is plain, and
+    the buttons, so the run is never left waiting for a card nobody can see."""
+    line = (
+        f"*Approval needed: {escape_mrkdwn(tool_in_words(card.tool))}*\n"
+        f"Slack refused the full card ({escape_mrkdwn(refusal)}); *Show full arguments* has them."
+    )
+    buttons = [
+        _button("Approve", APPROVE, card.ref.encode(), style="primary"),
+        _button("Deny", DENY, card.ref.encode(), style="danger"),
+        _button("Show full arguments", VIEW_ARGUMENTS, card.ref.encode()),
+    ]
+    return [
+        _section(line),
+        {"type": "actions", "block_id": _block_id("decide"), "elements": buttons},
+        _context(f"Requested by <@{card.requested_by}> · expires {slack_date(card.expires_at)}"),
+    ]
+
+
 def decided_blocks(
     card: ApprovalCard, outcome: Outcome, actor: str | None, at: float, detail: str | None = None
 ) -> list[Block]:

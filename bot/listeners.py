@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -35,17 +36,23 @@ EVENT_TYPES = (*MESSAGE_EVENTS, "app_home_opened", "agent_session_stopped")
 ANYTHING = re.compile(".*")
 
 
-def register(
-    app: AsyncApp,
-    messages: MessageHandler,
-    clicks: ClickHandler,
-    home: AppHome,
-    agent_view: AgentView,
-) -> None:
+@dataclass(frozen=True)
+class Handlers:
+    """Everything that answers Slack's requests, built once by bot.app."""
+
+    messages: MessageHandler
+    clicks: ClickHandler
+    home: AppHome
+    agent_view: AgentView
+    feedback: feedback.FeedbackClicks
+
+
+def register(app: AsyncApp, handlers: Handlers) -> None:
     """Subscribe every event and action the manifest enables; unhandled ones would be retried."""
+    clicks, agent_view = handlers.clicks, handlers.agent_view
     for event_type in MESSAGE_EVENTS:  # every message subtype, so edits/deletions are acked too
-        app.event(event_type)(guarded(messages.on_event))
-    app.event("app_home_opened", matchers=[home_tab])(guarded(home.on_opened))
+        app.event(event_type)(guarded(handlers.messages.on_event))
+    app.event("app_home_opened", matchers=[home_tab])(guarded(handlers.home.on_opened))
     app.event("app_home_opened")(guarded(agent_view.on_messages_opened))  # the Messages tab
     app.event("agent_session_stopped")(guarded(agent_view.on_session_stopped))
     app.action(cards.APPROVE)(guarded(clicks.on_approve))
@@ -54,8 +61,7 @@ def register(
     app.action(cards.VIEW_ARGUMENTS)(guarded(clicks.on_view_arguments))
     app.action(cards.STOP)(guarded(clicks.on_stop))
     app.action(cards.RETRY)(guarded(clicks.on_retry))
-    votes = feedback.FeedbackClicks(clicks._runtime)  # the runtime every click handler uses
-    app.action(feedback.FEEDBACK)(guarded(votes.on_click))
+    app.action(feedback.FEEDBACK)(guarded(handlers.feedback.on_click))
     app.view(cards.DENY_MODAL)(guarded(clicks.on_deny_submitted))
     app.view(cards.EDIT_MODAL)(guarded(clicks.on_edit_submitted))
     register_fallbacks(app)

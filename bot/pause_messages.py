@@ -17,13 +17,19 @@ import logging
 from collections.abc import Callable, Collection
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
+
 from agent import ApprovalTally, Decision, Deny, Edit, Expire, Pause
 from bot import cards
+from bot.budgeted_calls import error_code
 from bot.runtime import BotRuntime
 from bot.slack_calls import SlackCalls
 from bot.store import SlackPlace, ThreadRef
 
 logger = logging.getLogger(__name__)
+
+REFUSED_BLOCKS = frozenset({"invalid_blocks", "msg_too_long", "msg_blocks_too_long"})
+"""What Slack answers a card it will not show; the plain card goes instead (pitfall 40)."""
 
 
 def outcome_of(decision: Decision) -> cards.Outcome:
@@ -129,7 +135,18 @@ class PauseMessages:
         ts = await self.slack.find(ref.channel, ref.thread_ts, marker) if look_first else None
         if ts is None:
             text, blocks = await self._content(pause)
-            ts = await self.slack.post(ref.channel, ref.thread_ts, text, blocks, marker=marker)
+            try:
+                ts = await self.slack.post(ref.channel, ref.thread_ts, text, blocks, marker=marker)
+            except SlackApiError as refused:
+                if pause.kind != "approval" or error_code(refused) not in REFUSED_BLOCKS:
+                    raise
+                logger.error(
+                    "Slack refused the card for %s (%s): posting it plain",
+                    pause.thread_id,
+                    error_code(refused),
+                )
+                plain = cards.plain_approval_blocks(await self.card(pause), error_code(refused))
+                ts = await self.slack.post(ref.channel, ref.thread_ts, text, plain, marker=marker)
         place = SlackPlace(ref.channel, ref.thread_ts, ts)
         await self._store.remember_pause(
             pause.thread_id, pause.interrupt_id, pause.kind, place, pause.requested_by

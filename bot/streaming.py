@@ -34,7 +34,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -49,6 +49,7 @@ from bot.splitting import MESSAGE_LIMIT
 __all__ = ["MessageStreamer", "StreamError", "StreamStateError", "StreamerSettings"]
 
 State = Literal["idle", "streaming", "finished", "failed"]
+Job = Callable[[], Awaitable[None]]
 
 _MAX_MESSAGE_LIMIT = 3900  # `text` must stay under 4,000 with a few display-only markers
 
@@ -104,11 +105,15 @@ class MessageStreamer:
         answer_id: str | None = None,
         adopt: Sequence[str] = (),
         on_first_text: Callable[[], None] | None = None,
+        later: Callable[[Job], object] | None = None,
     ) -> None:
         """`answer_id` tags every message of the answer; `adopt` lists messages an earlier
         attempt at the same answer posted (in order): they are edited, never posted again.
-        `on_first_text` is called once Slack has accepted the first frame showing text."""
+        `on_first_text` is called once Slack has accepted the first frame showing text.
+        `later` runs the touches that need not hold the answer up (an early-sealed message
+        losing its Stop button) in the background; without it, `finish()` waits for them."""
         self._on_first_text = on_first_text
+        self._later = later
         self._limiter = limiter
         self._settings = settings or StreamerSettings()
         self._log = logger or logging.getLogger(__name__)
@@ -268,7 +273,7 @@ class MessageStreamer:
                 self._replace_text(final_text)
             self._display.final = True
             self._error = None  # the flusher's error, if any, was logged; the final edit decides
-            if self._limiter.wait_time("chat.update") > self._settings.final_edit_wait:
+            if not await self._lands_by_edit_soon():
                 self._seal_where_shown()  # the rest lands now, in a new message
             await self._sync(final=True)
         except StreamError as error:
@@ -394,24 +399,62 @@ class MessageStreamer:
             message = sent[index]
             if message.shown == frame:
                 continue
-            if index in self._sealed_early:
+            if index in self._sealed_early or (final and self._only_looks(message, frame)):
                 cleanups.append(index)
                 continue
             skippable = not final and not must_land and index == len(frames) - 1
             if not await self._edit(message, frame, final=final, skippable=skippable):
                 return False
         if final:
-            for index in cleanups:
-                await self._edit(sent[index], frames[index], final=True, skippable=False)
             for message in sent[len(frames) :]:
                 await self._messages.delete(message)
-            await self._messages.delete_retired()
+            touches = [(sent[index], frames[index]) for index in cleanups]
+            if self._later is not None and (touches or self._messages.retired):
+                self._later(lambda: self._last_touches(touches))
+            else:
+                await self._last_touches(touches)
         self._shown_upto = text_length
         if first_text:
             self._first_text = False
             if self._on_first_text is not None:
                 self._on_first_text()
         return True
+
+    async def _lands_by_edit_soon(self) -> bool:
+        """At the end: can the rest of the text land by editing the last message within
+        `final_edit_wait`? Tries edits that never queue, so a busy workspace's edit budget is
+        not waited for; False sends the rest as a new message instead."""
+        if not self._seal_would_help():
+            return True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.final_edit_wait
+        while True:
+            if await self._sync(final=False):  # frames are final: the text, footer, buttons
+                return True
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            await asyncio.sleep(min(left, max(0.05, self._limiter.wait_time("chat.update"))))
+
+    def _only_looks(self, message: SentMessage, frame: Frame) -> bool:
+        """The message already shows the frame's text: what is left (the Stop button going,
+        a footer, the final buttons) can wait for `later`."""
+        shown = message.shown
+        return self._later is not None and shown is not None and shown.text == frame.text
+
+    def _seal_would_help(self) -> bool:
+        return (
+            bool(self._messages.sent)
+            and self._shown_upto > 0
+            and bool(self._text[self._shown_upto :].strip())
+        )
+
+    async def _last_touches(self, touches: list[tuple[SentMessage, Frame]]) -> None:
+        """What is left once the text is in: early-sealed messages lose their Stop button,
+        retired status lines go."""
+        for message, frame in touches:
+            await self._edit(message, frame, final=True, skippable=False)
+        await self._messages.delete_retired()
 
     async def _edit(
         self, message: SentMessage, frame: Frame, *, final: bool, skippable: bool

@@ -187,6 +187,7 @@ class TurnRenderer:
                 answer_id=answer.answer_id,
                 adopt=adopt,
                 on_first_text=on_first_text,
+                later=lambda job: self._runtime.tasks.submit(job, name="answer-last-touches"),
             )
 
         if session is None or answer.asker is None or adopted:

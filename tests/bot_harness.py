@@ -13,6 +13,7 @@ from bot.runtime import BotRuntime
 from bot.server import EVENTS_PATH, RunningBot, serve
 from bot.settings import BotSettings
 from playground.slack import Message, SlackEmulator
+from tests.mock_llm_server import MockLLMServer
 
 SIGNING_SECRET = "test-signing-secret"
 
@@ -89,3 +90,15 @@ async def slack_bot(
         else:
             await slack.wait_for_socket()
         yield SlackBot(slack, running)
+
+
+def mock_model(llm: MockLLMServer) -> dict[str, Any]:
+    """Settings that point the bot's real litellm client at the mock model, with the test
+    tools of tests.tools_for_tests."""
+    return {
+        "llm_model": "openai/mock",
+        "llm_api_base": llm.base_url,
+        "llm_api_key": "sk-test",
+        "llm_max_retries": 0,
+        "agent_tools": ["tests.tools_for_tests"],
+    }

@@ -13,6 +13,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from agent import Agent, AgentSettings
 from playground.slack import SlackEmulator
+from tests.mock_llm_server import MockLLMServer
 from tests.postgres_server import PostgresServer, running_server
 
 
@@ -65,3 +66,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--chaos-runs", type=int, default=2, help="seeds per mode in tests/test_chaos.py"
     )
+
+
+@pytest.fixture
+async def llm() -> AsyncIterator[MockLLMServer]:
+    """The OpenAI-compatible mock model (tests.mock_llm_server); see `mock_model`."""
+    async with MockLLMServer() as server:
+        yield server

@@ -16,7 +16,6 @@ from bench.answer_timeline import (
     first_exactly,
     first_newly_containing,
     shown_at_end,
-    stream_text,
 )
 from bench.conversations import ConversationRun
 from bench.metrics import PhaseRecord, phase_figures
@@ -95,33 +94,6 @@ def test_answer_split_into_several_messages() -> None:
     assert first_exactly(changes, ANSWER) == 13.0
     assert first_exactly(changes, "Plan the launch. Budget") == 11.2
     assert shown_at_end(changes) == ANSWER
-
-
-def test_answer_shown_by_a_native_stream() -> None:
-    """A stream's text is what its calls added up to on the ts startStream returned."""
-    ts = "1700000000.000500"
-    calls = [
-        call("assistant.threads.setStatus", 9.5, status=200, channel_id=CHANNEL),
-        call(
-            "chat.startStream",
-            10.0,
-            response={"ts": ts},
-            thread_ts=ROOT,
-            chunks=[
-                {"type": "task_update", "id": "1", "title": "thinking", "status": "complete"},
-                {"type": "markdown_text", "text": "Plan the"},
-            ],
-        ),
-        call("chat.appendStream", 10.8, ts=ts, markdown_text=" launch."),
-        call("chat.appendStream", 11.0, status=429, ts=ts, markdown_text=" lost"),
-        call("chat.stopStream", 12.0, ts=ts, markdown_text=" Budget is fine."),
-    ]
-
-    changes = answer_changes(calls, {}, root_ts=ROOT)
-
-    assert first_newly_containing(changes, "Plan", after=9.0) == 10.0
-    assert first_exactly(changes, ANSWER) == 12.0
-    assert stream_text({"markdown_text": "x", "chunks": []}) == "x"
 
 
 def test_an_answer_that_never_becomes_whole() -> None:

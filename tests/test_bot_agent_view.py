@@ -5,34 +5,15 @@ session's lifecycle."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from bot.agent_view import SUGGESTED_PROMPTS
 from playground.slack import Message, SlackEmulator
-from tests.bot_harness import SlackBot, slack_bot
+from tests.bot_harness import SlackBot, mock_model, slack_bot
 from tests.mock_llm_server import MockLLMServer, Reply
 from tests.tools_for_tests import CALLS
 
 DM = "D0ALICE"
-
-
-@pytest.fixture
-async def llm() -> AsyncIterator[MockLLMServer]:
-    async with MockLLMServer() as server:
-        yield server
-
-
-def model(llm: MockLLMServer) -> dict[str, object]:
-    return {
-        "llm_model": "openai/mock",
-        "llm_api_base": llm.base_url,
-        "llm_api_key": "sk-test",
-        "llm_max_retries": 0,
-        "agent_tools": ["tests.tools_for_tests"],
-    }
 
 
 def answer_text(bot: SlackBot, thread_ts: str, card: Message | None = None) -> str:
@@ -49,7 +30,7 @@ async def test_dm_answer_streams_natively_under_a_status_line(
 ) -> None:
     words = " ".join(f"word{i}" for i in range(60))
     llm.enqueue(Reply(text=words, chunk_chars=6, delay_first_chunk=0.5, tokens_per_second=40))
-    async with slack_bot(tmp_path, **model(llm)) as bot:
+    async with slack_bot(tmp_path, **mock_model(llm)) as bot:
         slack = bot.slack
         asked = await bot.say("UALICE", DM, "Tell me about the deploy\nplease")
         await bot.idle(timeout=20)
@@ -76,7 +57,7 @@ async def test_a_stream_that_expires_mid_answer_ends_by_edit_with_the_whole_text
 ) -> None:
     words = " ".join(f"w{i}" for i in range(80))
     llm.enqueue(Reply(text=words, chunk_chars=4, tokens_per_second=60))
-    async with slack_bot(tmp_path, **model(llm)) as bot:
+    async with slack_bot(tmp_path, **mock_model(llm)) as bot:
         slack = bot.slack
         slack.stream_lifetime = 0.4  # Slack's ~5 minutes, shortened
         asked = await bot.say("UALICE", DM, "a long answer please")
@@ -101,7 +82,7 @@ async def test_a_stream_that_expired_during_an_approval_pause_lands_by_edit(
         )
     )
     llm.enqueue(Reply(text="Opened it."))
-    async with slack_bot(tmp_path, **model(llm)) as bot:
+    async with slack_bot(tmp_path, **mock_model(llm)) as bot:
         slack = bot.slack
         slack.stream_lifetime = 0.3  # the tool call's arguments take longer than the stream
         asked = await bot.say("UALICE", DM, "open a ticket: disk full")
@@ -127,7 +108,7 @@ async def test_slacks_own_stop_ends_the_run_and_the_thread_goes_on(
     words = " ".join(f"w{i}" for i in range(400))
     llm.enqueue(Reply(text=words, chunk_chars=4, tokens_per_second=30))
     llm.enqueue(Reply(text="Still here."))
-    async with slack_bot(tmp_path, **model(llm)) as bot:
+    async with slack_bot(tmp_path, **mock_model(llm)) as bot:
         slack = bot.slack
         asked, _ = await slack.user_says("UALICE", DM, "talk for a long time")
         await slack.wait_until(lambda: bool(bot.replies(DM, asked.ts)), timeout=10)

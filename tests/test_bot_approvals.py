@@ -13,7 +13,9 @@ from bot.audit import print_audit
 from bot.store import arguments_hash
 from playground.slack import Message
 from playground.slack.records import iter_elements
-from tests.bot_harness import SlackBot, slack_bot
+from tests.bot_harness import SlackBot, mock_model, slack_bot
+from tests.mock_llm_server import MockLLMServer, Reply
+from tests.tools_for_tests import CALLS
 
 CHANNEL = "C0GENERAL"
 
@@ -404,3 +406,30 @@ async def test_a_deny_submitted_after_an_approval_tells_the_person_in_the_thread
         assert "already approved by <@UCAROL>" in told
         assert "Approved by <@UCAROL>" in bot.slack.message(CHANNEL, card.ts).visible_text()
         assert len(await notes(bot)) == 1
+
+
+async def test_a_card_slack_refuses_is_posted_plain_and_still_decides(
+    tmp_path: Path, llm: MockLLMServer
+) -> None:
+    """Slack answers `invalid_blocks` for the card (pitfall 40): a plain card with the buttons
+    goes instead, so the run does not wait for a card nobody can see; Approve still runs it."""
+    CALLS.clear()
+    llm.enqueue(
+        Reply(
+            text="Opening a ticket.",
+            tool_calls=[("open_ticket", {"title": "Disk full", "priority": "high"})],
+            delay_per_chunk=0.2,
+        )
+    )
+    llm.enqueue(Reply(text="Opened."))
+    async with slack_bot(tmp_path, **mock_model(llm)) as bot:
+        asked, _ = await bot.slack.user_says("UALICE", CHANNEL, "<@UBOT> open a ticket")
+        await bot.slack.wait_until(lambda: bool(bot.replies(CHANNEL, asked.ts)))
+        bot.slack.fail_next("chat.postMessage", error="invalid_blocks", status=200)
+        await bot.slack.wait_until(lambda: len(bot.replies(CHANNEL, asked.ts)) == 2, timeout=10)
+        card = bot.replies(CHANNEL, asked.ts)[1]
+        assert "Slack refused the full card (invalid_blocks)" in card.visible_text()
+        assert "countersign_approve" in [b["action_id"] for b in card.buttons()]
+        await click(bot, "UBOB", card, "countersign_approve")
+        assert CALLS == [("Disk full", "high", "UALICE")]
+        assert bot.replies(CHANNEL, asked.ts)[-1].text.startswith("Opened.")

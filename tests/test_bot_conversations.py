@@ -25,6 +25,8 @@ async def test_mention_is_answered_in_its_thread(tmp_path: Path, database_url: s
         first_version = answer.versions[0]
         assert first_version["text"].startswith("Hi!")  # the first message carries the words
         assert "Thinking" not in json.dumps(first_version)  # no empty status line first
+        # A native stream shows live text to one person only: channels get edits (pitfall 37).
+        assert bot.slack.calls_to("chat.startStream") == []
         edits = {c.method for c in bot.slack.calls if c.params.get("ts") == answer.ts}
         assert edits == {"chat.update"}  # the rest of the words, then the Stop button gone
         history = await bot.runtime.agent.history(f"T0001:C0GENERAL:{asked.ts}")

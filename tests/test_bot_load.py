@@ -9,7 +9,6 @@ channel, and the workspace-wide cap), which is what the answers lean on when edi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,14 +16,8 @@ import pytest
 from bot.rate_limits import Budget, SlackRateLimiter, default_budgets
 from bot.slack_calls import SlackCalls
 from playground.slack import SlackEmulator
-from tests.bot_harness import SlackBot, slack_bot
+from tests.bot_harness import SlackBot, mock_model, slack_bot
 from tests.mock_llm_server import MockLLMServer, Reply
-
-
-@pytest.fixture
-async def llm() -> AsyncIterator[MockLLMServer]:
-    async with MockLLMServer() as server:
-        yield server
 
 
 def scaled_budgets(bot: SlackBot) -> None:
@@ -52,13 +45,7 @@ async def test_concurrent_answers_all_land_whole_with_no_429(
         channels = [f"C0LOAD{i:03d}" for i in range(conversations)]
         for channel in channels:
             slack.add_channel(channel, channel.lower(), members=["UALICE", "UBOT"])
-        settings = {
-            "llm_model": "openai/mock",
-            "llm_api_base": llm.base_url,
-            "llm_api_key": "sk-test",
-            "llm_max_retries": 0,
-        }
-        async with slack_bot(tmp_path, slack=slack, **settings) as bot:
+        async with slack_bot(tmp_path, slack=slack, **mock_model(llm)) as bot:
             scaled_budgets(bot)
             asked = [
                 (await slack.user_says("UALICE", channel, "<@UBOT> tell me"))[0]

@@ -4,36 +4,17 @@ OpenAI-compatible mock model: 429s, long answers, hostile Markdown, failures, So
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from bot.rate_limits import Budget, SlackRateLimiter
 from bot.slack_calls import SlackCalls
 from bot.streaming import StreamerSettings
 from playground.slack import Call, SlackEmulator
 from playground.slack.payloads import block_actions
-from tests.bot_harness import SlackBot, slack_bot
+from tests.bot_harness import SlackBot, mock_model, slack_bot
 from tests.mock_llm_server import MockLLMServer, Reply
 
 CHANNEL = "C0GENERAL"
-
-
-@pytest.fixture
-async def llm() -> AsyncIterator[MockLLMServer]:
-    async with MockLLMServer() as server:
-        yield server
-
-
-def model(llm: MockLLMServer) -> dict[str, object]:
-    return {
-        "llm_model": "openai/mock",
-        "llm_api_base": llm.base_url,
-        "llm_api_key": "sk-test",
-        "llm_max_retries": 0,
-        "agent_tools": ["tests.tools_for_tests"],
-    }
 
 
 def fast(bot: SlackBot, budgets: dict[str, Budget] | None = None) -> None:
@@ -55,7 +36,7 @@ async def test_three_429s_mid_answer_lose_and_repeat_nothing(
 ) -> None:
     words = " ".join(f"word{i}" for i in range(120))
     llm.enqueue(Reply(text=words, chunk_chars=6, delay_per_chunk=0.03))
-    async with slack_bot(tmp_path, **model(llm)) as bot:
+    async with slack_bot(tmp_path, **mock_model(llm)) as bot:
         fast(bot)
         said, _ = await bot.slack.user_says("UALICE", CHANNEL, "<@UBOT> talk to me")
         await bot.wait_for(lambda: len(bot.slack.calls_to("chat.update")) >= 2)
@@ -74,7 +55,7 @@ async def test_a_15000_character_answer_continues_in_new_messages(
     text = "\n\n".join(paragraphs)
     assert len(text) > 15_000
     llm.enqueue(Reply(text=text, chunk_chars=200))
-    async with slack_bot(tmp_path, **model(llm)) as bot:
+    async with slack_bot(tmp_path, **mock_model(llm)) as bot:
         fast(bot)
         said = await bot.say("UALICE", CHANNEL, "<@UBOT> write a lot")
         replies = bot.replies(CHANNEL, said.ts)
@@ -97,7 +78,7 @@ async def test_markdown_is_formatted_and_hostile_mentions_cannot_ping(
             )
         )
     )
-    async with slack_bot(tmp_path, **model(llm)) as bot:
+    async with slack_bot(tmp_path, **mock_model(llm)) as bot:
         said = await bot.say("UALICE", CHANNEL, "<@UBOT> format something")
         [answer] = bot.replies(CHANNEL, said.ts)
         shown = answer.visible_text()
@@ -116,7 +97,7 @@ async def test_a_model_failure_is_one_short_line_and_the_thread_still_works(
     tmp_path: Path, llm: MockLLMServer
 ) -> None:
     llm.enqueue(Reply(status=500, error_body={"error": {"message": "kaboom"}}))
-    async with slack_bot(tmp_path, **model(llm)) as bot:
+    async with slack_bot(tmp_path, **mock_model(llm)) as bot:
         await bot.runtime.agent.warm_up()
         said = await bot.say("UALICE", CHANNEL, "<@UBOT> hello")
         [failed] = bot.replies(CHANNEL, said.ts)
@@ -134,7 +115,7 @@ async def test_tool_progress_shows_while_it_runs_and_is_gone_after(
         Reply(text="Let me look.", tool_calls=[("slow_lookup", {"topic": "water"})]),
         Reply(text="Nothing saved about water yet.", delay_per_chunk=0.05),
     )
-    async with slack_bot(tmp_path, **model(llm)) as bot:
+    async with slack_bot(tmp_path, **mock_model(llm)) as bot:
         fast(bot)
         said = await bot.say("UALICE", CHANNEL, "<@UBOT> what about water?")
         [answer] = bot.replies(CHANNEL, said.ts)
@@ -193,7 +174,7 @@ async def test_the_first_text_is_shown_as_soon_as_it_arrives(
     tmp_path: Path, llm: MockLLMServer
 ) -> None:
     llm.enqueue(Reply(text="Hello there, friend. " * 4, chunk_chars=8, delay_per_chunk=0.3))
-    async with slack_bot(tmp_path, **model(llm)) as bot:
+    async with slack_bot(tmp_path, **mock_model(llm)) as bot:
         await bot.runtime.agent.warm_up()
         # A long cadence: only the first text may skip it (the Stop button wakes the flusher first).
         bot.runtime.streamer_settings = StreamerSettings(min_interval=5.0)

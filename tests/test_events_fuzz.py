@@ -24,7 +24,7 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 
-from bot import cards
+from bot import cards, feedback
 from bot.server import EVENTS_PATH
 from playground.slack import Message
 from playground.slack.delivery import form_payload
@@ -60,7 +60,15 @@ WRONG: list[Any] = [
 ]
 """What a mutation puts where a field was: every JSON type, empty and huge, and JSON-ish text."""
 TIMESTAMPS_THAT_ARE_NOT_NUMBERS = ["", "soon", "1.5", "-1", " 17", "1_7", "١٧", "1e9", "9" * 40]
-BUTTONS = (cards.APPROVE, cards.DENY, cards.EDIT, cards.VIEW_ARGUMENTS, cards.STOP, cards.RETRY)
+BUTTONS = (
+    cards.APPROVE,
+    cards.DENY,
+    cards.EDIT,
+    cards.VIEW_ARGUMENTS,
+    cards.STOP,
+    cards.RETRY,
+    feedback.FEEDBACK,
+)
 NONEXISTENT = cards.PauseRef("T0001:C0GENERAL:1.000001", "no-such-interrupt").encode()
 METADATA_POOL = [
     NONEXISTENT,
@@ -157,7 +165,17 @@ def events(world: World) -> list[dict[str, Any]]:
         "previous_message": {**mention, "type": "message"},
     }
     other = {"type": "reaction_added", "user": "UALICE", "item": {"channel": CHANNEL, "ts": ts}}
-    return [mention, reply, dm, edited, other]
+    home = {"type": "app_home_opened", "user": "UALICE", "channel": "D0ALICE", "tab": "home"}
+    messages_tab = {**home, "tab": "messages"}
+    stopped = {
+        "type": "agent_session_stopped",
+        "user": "UALICE",
+        "channel": "D0ALICE",
+        "thread_ts": ts,
+        "streaming_message_ts": [],
+        "event_ts": ts,
+    }
+    return [mention, reply, dm, edited, other, home, messages_tab, stopped]
 
 
 def block_actions(world: World, action_id: str, value: str) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,25 +20,10 @@ from bot import feedback
 from bot.audit import print_audit
 from bot.request_checks import PayloadError
 from playground.slack import Message
-from tests.bot_harness import SlackBot, slack_bot
+from tests.bot_harness import SlackBot, mock_model, slack_bot
 from tests.mock_llm_server import MockLLMServer, Reply
 
 CHANNEL = "C0GENERAL"
-
-
-@pytest.fixture
-async def llm() -> AsyncIterator[MockLLMServer]:
-    async with MockLLMServer() as server:
-        yield server
-
-
-def model(llm: MockLLMServer) -> dict[str, Any]:
-    return {
-        "llm_model": "openai/mock",
-        "llm_api_base": llm.base_url,
-        "llm_api_key": "sk-test",
-        "llm_max_retries": 0,
-    }
 
 
 def feedback_values(message: Message) -> list[str]:
@@ -104,7 +88,7 @@ async def test_a_finished_answer_takes_one_vote_per_person_and_the_latest_counts
     tmp_path: Path, capsys: pytest.CaptureFixture[str], llm: MockLLMServer, database_url: str
 ) -> None:
     llm.enqueue(Reply(text="Water boils at 100 °C at sea level."))
-    async with slack_bot(tmp_path, database_url=database_url, **model(llm)) as bot:
+    async with slack_bot(tmp_path, database_url=database_url, **mock_model(llm)) as bot:
         asked = await bot.say("UALICE", CHANNEL, "<@UBOT> when does water boil?")
         [answer] = bot.replies(CHANNEL, asked.ts)
         [answer_id] = await answer_ids(bot, asked.ts)
@@ -153,7 +137,7 @@ async def test_a_finished_answer_takes_one_vote_per_person_and_the_latest_counts
 
 async def test_a_failed_answer_has_no_feedback_buttons(tmp_path: Path, llm: MockLLMServer) -> None:
     llm.enqueue(Reply(status=500, error_body={"error": {"message": "kaboom"}}))
-    async with slack_bot(tmp_path, **model(llm)) as bot:
+    async with slack_bot(tmp_path, **mock_model(llm)) as bot:
         asked = await bot.say("UALICE", CHANNEL, "<@UBOT> hello")
         [failed] = bot.replies(CHANNEL, asked.ts)
         assert failed.visible_text().startswith("⚠️")

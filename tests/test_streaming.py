@@ -648,6 +648,35 @@ async def test_text_goes_on_in_a_new_message_when_edits_would_wait(
     assert len(slack.calls_to("chat.postMessage")) == 3
 
 
+async def test_at_the_end_the_rest_is_posted_when_no_edit_comes_soon(
+    slack: SlackEmulator, client: AsyncWebClient
+) -> None:
+    """The model finished, and the edit budget has no slot within `final_edit_wait`: the rest
+    of the text goes out as a new message at once (the answer is complete), and the Stop
+    button leaves the first message afterwards."""
+    settings = StreamerSettings(
+        min_interval=0.05, retry_backoff=0.01, placeholder_after=0.05, final_edit_wait=0.2
+    )
+    limiter = saturated_limiter()
+    streamer, thread_ts = await streamer_in(slack, client, limiter=limiter, settings=settings)
+    await streamer.start()
+    streamer.set_actions(STOP_ACTIONS)
+    await streamer.append("The first words, ")
+    await slack.wait_until(lambda: len(answers(slack, thread_ts)) == 1)
+    await limiter.acquire("chat.update")  # the next slot is five seconds away
+    await streamer.append("and the rest.")
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    finishing = asyncio.create_task(streamer.finish())
+    await slack.wait_until(lambda: len(answers(slack, thread_ts)) == 2, timeout=2)
+    assert loop.time() - began < 1.0
+    first, rest = answers(slack, thread_ts)
+    assert (first.text, rest.text) == ("The first words, ", "and the rest.")
+    assert first.buttons() and not rest.buttons()
+    await finishing
+    assert all(m.buttons() == [] for m in answers(slack, thread_ts))
+
+
 def test_settings_are_frozen() -> None:
     """Settings are values: a streamer cannot change another's."""
     settings: Any = StreamerSettings()

@@ -253,6 +253,9 @@ function renderSidebar(channel) {
       button.classList.toggle("unread", count > (seen[c.id] ?? 0));
       button.addEventListener("click", () => {
         if (tab.channel !== c.id) tab.thread = null;
+        // Opening the DM is opening the app's Messages tab: Slack tells the app, which
+        // offers its suggested prompts.
+        if (c.kind === "im" && tab.channel !== c.id) send("/api/home", { tab: "messages" });
         tab.channel = c.id;
         tab.home = false;
         render();
