@@ -63,8 +63,8 @@ class AgentView:
         the suggested prompts in the DM."""
         await ack()
         channel = text(obj(body, "event"), "channel")
-        if channel:
-            await self.offer_prompts(channel)
+        if channel:  # after the ack: Slack hears back when this listener returns
+            self._runtime.tasks.submit(lambda: self.offer_prompts(channel), name="prompts")
 
     async def offer_prompts(self, channel: str) -> None:
         """Suggested prompts for the DM someone just opened (best effort)."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,13 +21,12 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agent import ApprovalRule
+from bot.slack_ids import is_group_id, is_user_id
 
 logger = logging.getLogger(__name__)
 
 Action = Literal["approve", "deny", "stop"]
 
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
-_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
 _LOOKUP_ERRORS = (SlackClientError, aiohttp.ClientError, TimeoutError, OSError)
 
 CHECK_FAILED = (
@@ -81,13 +79,13 @@ class ApproverPolicy:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         ids = [item.strip() for item in approvers]
-        if bad := [item for item in ids if not (_USER_ID.match(item) or _GROUP_ID.match(item))]:
+        if bad := [item for item in ids if not (is_user_id(item) or is_group_id(item))]:
             raise ValueError(
                 f"not Slack user IDs (U…/W…) or user-group IDs (S…): {', '.join(map(repr, bad))}"
             )
         self._client = client
-        self._users = tuple(dict.fromkeys(i for i in ids if _USER_ID.match(i)))
-        self._groups = tuple(dict.fromkeys(i for i in ids if _GROUP_ID.match(i)))
+        self._users = tuple(dict.fromkeys(i for i in ids if is_user_id(i)))
+        self._groups = tuple(dict.fromkeys(i for i in ids if is_group_id(i)))
         self._allow_self_approval = allow_self_approval
         self._cache_seconds = cache_seconds
         self._clock = clock
@@ -165,8 +163,8 @@ class ApproverPolicy:
         if rule is not None and escalated:
             ids = (*ids, *rule.escalate_to) if ids else ()  # anyone already includes them
         return _Deciders(
-            tuple(dict.fromkeys(i for i in ids if _USER_ID.match(i))),
-            tuple(dict.fromkeys(i for i in ids if _GROUP_ID.match(i))),
+            tuple(dict.fromkeys(i for i in ids if is_user_id(i))),
+            tuple(dict.fromkeys(i for i in ids if is_group_id(i))),
         )
 
     def _self_allowed(self, rule: ApprovalRule | None) -> bool:

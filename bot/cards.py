@@ -7,7 +7,6 @@ will run, escaped as untrusted text; only mentions and dates the bot writes itse
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any, Literal
 from bot.approvers import join_or
 from bot.argument_text import ShownArgument, in_words, label, shown_arguments
 from bot.formatting import escape_mrkdwn
+from bot.slack_ids import is_group_id, is_user_id
 
 Block = dict[str, Any]
 View = dict[str, Any]
@@ -549,19 +549,15 @@ def _approvals(card: ApprovalCard) -> list[str]:
     return list(dict.fromkeys(card.approved_by))
 
 
-_USER_ID = re.compile(r"[UW][A-Z0-9]+")
-_GROUP_ID = re.compile(r"S[A-Z0-9]+")
-
-
 def _mention(user: str) -> str:
     """A mention of a user id; anything else is shown as text, so it cannot ping."""
-    return f"<@{user}>" if _USER_ID.fullmatch(user) else escape_mrkdwn(user)
+    return f"<@{user}>" if is_user_id(user) else escape_mrkdwn(user)
 
 
 def _deciders(ids: Sequence[str]) -> str:
     """`<@U1>, <@U2> or members of <!subteam^S1>`."""
-    groups = [f"<!subteam^{i}>" for i in ids if _GROUP_ID.fullmatch(i)]
-    names = [_mention(i) for i in ids if not _GROUP_ID.fullmatch(i)]
+    groups = [f"<!subteam^{i}>" for i in ids if is_group_id(i)]
+    names = [_mention(i) for i in ids if not is_group_id(i)]
     if groups:
         names.append("members of " + join_or(groups))
     return join_or(names)

@@ -25,15 +25,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.errors import SlackClientError
 
 from agent import Pause
 from bot.app_home import Place, Waiting, WaitingApproval, WaitingQuestion, home_view
-from bot.budgeted_calls import BudgetedCalls, RetryPolicy
+from bot.budgeted_calls import BudgetedCalls, RetryPolicy, failure_code
 from bot.home_viewers import HomeViewers
 from bot.pause_messages import PauseMessages
-from bot.request_checks import need_text, obj, text
+from bot.request_checks import PayloadError, need_text, obj, text
 from bot.runtime import BotRuntime
+from bot.slack_ids import is_user_id
 from bot.store import SlackPlace, arguments_hash
 
 logger = logging.getLogger(__name__)
@@ -107,6 +110,8 @@ class AppHome:
         if text(event, "tab") not in (None, "home"):
             return  # the Messages tab: nothing of ours to show
         user = need_text(event, "user")
+        if not is_user_id(user):
+            raise PayloadError(f"app_home_opened for {user[:40]!r}, which is not a user ID")
         await self._viewers.opened(user)
         self._want(user, _Wanted())
 
@@ -170,8 +175,10 @@ class AppHome:
             )
             try:
                 await self._publish(user, view)
-            except Exception:
-                logger.warning("could not publish the Home tab of %s", user, exc_info=True)
+            except (SlackClientError, aiohttp.ClientError, TimeoutError) as refused:
+                logger.warning(
+                    "could not publish the Home tab of %s: %s", user, failure_code(refused)
+                )
                 continue
             await self._viewers.published(user, fingerprint)
 

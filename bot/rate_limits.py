@@ -248,7 +248,7 @@ class SlackRateLimiter:
             raise TypeError("pass the clock to the store: its states are in its time")
         self._budgets = dict(default_budgets() if budgets is None else budgets)
         self._fallback = fallback
-        self._store = store or MemoryBudgetStore(clock or time.monotonic)
+        self._store = store if store is not None else MemoryBudgetStore(clock or time.monotonic)
         self._clock = self._store.clock
         self._sleep = sleep
         self._streams = 0

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
 from agent import AgentSettings, CommaSeparated, ConfigurationError
+from bot.slack_ids import is_group_id, is_user_id
 
 APPS_PAGE = "https://api.slack.com/apps"
-_SLACK_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 
 ConnectionMode = Literal["socket", "http"]
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
 def api_token_users(tokens: SecretStr) -> dict[str, str]:
@@ -24,7 +22,7 @@ def api_token_users(tokens: SecretStr) -> dict[str, str]:
         if not entry.strip():
             continue
         token, _, user = entry.strip().rpartition(":")
-        if not token or not _USER_ID.match(user):
+        if not token or not is_user_id(user):
             raise ValueError(
                 f"entry {position} is not `token:USERID` (a bearer token, a colon, then the "
                 "Slack user ID it acts as, U…/W…)"
@@ -76,7 +74,7 @@ class BotSettings(AgentSettings):
     @classmethod
     def _check_ids(cls, value: list[str]) -> list[str]:
         for item in value:
-            if not _SLACK_ID.match(item):
+            if not (is_user_id(item) or is_group_id(item)):
                 raise ValueError(
                     f"{item!r} is not a Slack user ID (U…/W…) or user-group ID (S…); "
                     "find IDs in a profile's ⋮ menu → Copy member ID"

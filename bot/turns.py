@@ -130,6 +130,8 @@ class TurnRenderer:
                         LANDING_SECONDS,
                     )
             raise
+        except StreamError as refused:  # logged where Slack refused it: one more line is enough
+            logger.warning("the answer in %s was cut short: %s", answer.ref.thread_id, refused)
         except Exception:
             reference = uuid.uuid4().hex[:8]
             logger.exception("rendering a run in %s failed [%s]", answer.ref.thread_id, reference)

@@ -47,6 +47,24 @@ def bot_replies(slack: SlackEmulator, channel: str, thread_ts: str) -> list[Mess
     return [m for m in slack.thread(channel, thread_ts) if m.user == BOT]
 
 
+def answers(slack: SlackEmulator, channel: str, thread_ts: str) -> list[list[Message]]:
+    """The bot's messages in a thread grouped by answer, in order: an answer is one message,
+    or several parts when it went on in new messages under load (they share a stream id)."""
+    grouped: list[list[Message]] = []
+    streams: dict[str, list[Message]] = {}
+    for message in bot_replies(slack, channel, thread_ts):
+        payload = (message.metadata or {}).get("event_payload") or {}
+        stream = payload.get("stream")
+        if stream is None:
+            grouped.append([message])
+        elif stream in streams:
+            streams[stream].append(message)
+        else:
+            streams[stream] = [message]
+            grouped.append(streams[stream])
+    return grouped
+
+
 def texts(slack: SlackEmulator, channel: str, thread_ts: str) -> list[str]:
     return [m.visible_text() for m in bot_replies(slack, channel, thread_ts)]
 

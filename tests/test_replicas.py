@@ -22,6 +22,7 @@ from tests.replicas import (
     STOP,
     STOPPED,
     Replicas,
+    answers,
     bot_replies,
     finished,
     has_stop,
@@ -38,6 +39,12 @@ def hello_answered(message: Message) -> bool:
     """The demo model's whole answer to "hello", with nothing in progress."""
     text = message.visible_text()
     return HELLO in text and text.endswith(HELP_ENDING) and finished(message)
+
+
+def whole_hello(parts: list[Message]) -> bool:
+    """The same for an answer that may have gone on in several messages (under load)."""
+    text = "".join(part.text for part in parts)
+    return HELLO in text and text.endswith(HELP_ENDING) and all(finished(p) for p in parts)
 
 
 def streaming(slack: SlackEmulator, thread_ts: str) -> bool:
@@ -250,17 +257,20 @@ async def test_three_replicas_answer_six_threads_with_follow_ups_once_each_in_or
         def all_answered() -> bool:
             for root in roots:
                 replies = bot_replies(slack, CHANNEL, root.ts)
-                if len(replies) < 2 or not all(finished(m) for m in replies):
+                if len(answers(slack, CHANNEL, root.ts)) < 2 or not all(map(finished, replies)):
                     return False
             return True
 
         await slack.wait_until(all_answered, timeout=60)
         await asyncio.sleep(1)
         for root, word in zip(roots, words, strict=True):
-            first, second = bot_replies(slack, CHANNEL, root.ts)
-            assert hello_answered(first), first.visible_text()
-            assert word in second.visible_text().lower(), second.visible_text()
-            assert second.versions[0]["at"] >= first.versions[-1]["at"]
+            first, second = answers(slack, CHANNEL, root.ts)
+            assert whole_hello(first), [m.visible_text() for m in first]
+            shown = "".join(m.visible_text() for m in second).lower()
+            assert word in shown, shown
+            # The follow-up started after the first answer's text was complete.
+            complete = min(v["at"] for v in first[-1].versions if HELP_ENDING in v["text"])
+            assert second[0].versions[0]["at"] >= complete
         no_tracebacks(bots)
 
 
@@ -288,7 +298,7 @@ async def test_thirty_answers_on_two_replicas_keep_to_one_workspace_budget(
                     replies = [
                         m for m in slack.thread(message.channel, message.ts) if m.user == "UBOT"
                     ]
-                    if not replies or not hello_answered(replies[0]):
+                    if not replies or not whole_hello(replies):
                         return False
                 return True
 
@@ -296,10 +306,8 @@ async def test_thirty_answers_on_two_replicas_keep_to_one_workspace_budget(
             await asyncio.sleep(1)
             shown = set()
             for message, _ in asked:
-                [answer] = [
-                    m for m in slack.thread(message.channel, message.ts) if m.user == "UBOT"
-                ]
-                shown.add(answer.visible_text())
+                [answer] = answers(slack, message.channel, message.ts)  # in one or more parts
+                shown.add("".join(part.text for part in answer))
             assert len(shown) == 1  # every answer is the same whole text
             assert slack.calls_inside_retry_after == 0
             times = sorted(call.at for call in slack.calls_to("chat.update"))
