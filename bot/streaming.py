@@ -450,11 +450,12 @@ class MessageStreamer:
         )
 
     async def _last_touches(self, touches: list[tuple[SentMessage, Frame]]) -> None:
-        """What is left once the text is in: early-sealed messages lose their Stop button,
-        retired status lines go."""
+        """What is left once the text is in: retired status lines go (first: chat.delete has
+        a budget of its own, and until then the thread shows a stray "Thinking…"), then
+        early-sealed messages lose their Stop button."""
+        await self._messages.delete_retired()
         for message, frame in touches:
             await self._edit(message, frame, final=True, skippable=False)
-        await self._messages.delete_retired()
 
     async def _edit(
         self, message: SentMessage, frame: Frame, *, final: bool, skippable: bool
