@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 # litellm fetches a cost map from the network at import unless told not to (pitfall 25).
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -15,6 +16,7 @@ from agent import Agent, AgentSettings
 from playground.slack import SlackEmulator
 from tests.mock_llm_server import MockLLMServer
 from tests.postgres_server import PostgresServer, running_server
+from tests.recording_endpoint import Recorder, serve
 
 
 @pytest.fixture(scope="session")
@@ -73,3 +75,17 @@ async def llm() -> AsyncIterator[MockLLMServer]:
     """The OpenAI-compatible mock model (tests.mock_llm_server); see `mock_model`."""
     async with MockLLMServer() as server:
         yield server
+
+
+@pytest.fixture
+async def recorder(slack: SlackEmulator) -> AsyncIterator[Recorder]:
+    """A recording bot endpoint that the emulator delivers to."""
+    recording = Recorder()
+    app = web.Application()
+    app.router.add_post("/slack/events", recording.handle)
+    runner, url = await serve(app)
+    slack.deliver_to(f"{url}/slack/events")
+    try:
+        yield recording
+    finally:
+        await runner.cleanup()

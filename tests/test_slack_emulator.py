@@ -12,7 +12,6 @@ from urllib.parse import parse_qs
 
 import aiohttp
 import pytest
-from aiohttp import web
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
@@ -22,6 +21,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from playground.slack import SlackEmulator, sign_request
 from tests.fake_clock import FakeClock
+from tests.recording_endpoint import Recorder, serve
 
 Blocks = list[dict[str, Any]]
 
@@ -59,40 +59,6 @@ async def api_error(call: Awaitable[Any]) -> SlackApiError:
     with pytest.raises(SlackApiError) as caught:
         await call
     return caught.value
-
-
-class Recorder:
-    """A tiny bot endpoint that records what Slack delivered and answers with a fixed ack."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.requests.append((dict(request.headers), await request.read()))
-        return web.json_response({"seen": len(self.requests)})
-
-
-@pytest.fixture
-async def recorder(slack: SlackEmulator) -> AsyncIterator[Recorder]:
-    """A recording bot endpoint that the emulator delivers to."""
-    recording = Recorder()
-    app = web.Application()
-    app.router.add_post("/slack/events", recording.handle)
-    runner, url = await serve(app)
-    slack.deliver_to(f"{url}/slack/events")
-    try:
-        yield recording
-    finally:
-        await runner.cleanup()
-
-
-async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    return runner, f"http://{host}:{port}"
 
 
 # ---- Web API wire format ---------------------------------------------------------------------

@@ -4,12 +4,10 @@ agent sessions) through the real slack_sdk client and real Bolt."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
-from aiohttp import web
 from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.models.blocks import (
     ContextActionsBlock,
@@ -21,7 +19,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from playground.slack import SlackEmulator
 from tests.fake_clock import FakeClock
-from tests.test_slack_emulator import Recorder, actions, api_error, button, section, serve
+from tests.recording_endpoint import Recorder, serve
+from tests.test_slack_emulator import actions, api_error, button, section
 
 pytestmark = pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing")
 
@@ -29,20 +28,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:The top-level `text` argument is
 @pytest.fixture
 def client(slack: SlackEmulator) -> AsyncWebClient:
     return AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
-
-
-@pytest.fixture
-async def recorder(slack: SlackEmulator) -> AsyncIterator[Recorder]:
-    """A recording bot endpoint that the emulator delivers to."""
-    recording = Recorder()
-    app = web.Application()
-    app.router.add_post("/slack/events", recording.handle)
-    runner, url = await serve(app)
-    slack.deliver_to(f"{url}/slack/events")
-    try:
-        yield recording
-    finally:
-        await runner.cleanup()
 
 
 def delivered(recorder: Recorder, index: int = -1) -> dict[str, Any]:
