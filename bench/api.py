@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
+import contextlib
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 
-from bot.server import EVENTS_PATH, serve
+from bench.metrics import Stats
+from bot.server import EVENTS_PATH, RunningBot, serve
 from playground.slack import SlackEmulator
 from tests.bot_harness import bot_settings
 from tests.mock_llm_server import MockLLMServer, Reply
@@ -44,8 +46,34 @@ async def acks_with_streams_held(held: int, events: int = 20) -> str:
     """Slack events' ack time (signed HTTP delivery → the bot's 200), with no SSE client and
     with `held` clients each holding a stream open on a paused thread (`/events`)."""
     lines = ["SSE streams held | Slack events | ack p50 ms | ack p99 ms"]
+    async with _bot_on_api(Reply(text="Hi there.")) as (slack, llm, running, http):
+        slack.deliver_to(running.url + EVENTS_PATH)
+        for count in (0, held):
+            readers = [
+                await _hold(http, llm, running.url, f"held-{count}-{index}")
+                for index in range(count)
+            ]
+            acks = []
+            for _ in range(events):
+                started = time.monotonic()
+                _, deliveries = await slack.user_says("UALICE", "C0GENERAL", "hello")
+                acks.append(time.monotonic() - started)
+                assert all(delivery.ok for delivery in deliveries)
+                await asyncio.sleep(0.2)
+            for reader in readers:
+                reader.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
+            lines.append(_row(count, acks))
+    return "\n".join(lines)
+
+
+@contextlib.asynccontextmanager
+async def _bot_on_api(
+    reply: Reply,
+) -> AsyncIterator[tuple[SlackEmulator, MockLLMServer, RunningBot, aiohttp.ClientSession]]:
+    """The bot in this process, with the API on, against the emulator and the mock model."""
     with tempfile.TemporaryDirectory() as folder:
-        async with SlackEmulator() as slack, MockLLMServer(Reply(text="Hi there.")) as llm:
+        async with SlackEmulator() as slack, MockLLMServer(reply) as llm:
             settings = bot_settings(
                 slack,
                 Path(folder) / "bench.db",
@@ -55,29 +83,13 @@ async def acks_with_streams_held(held: int, events: int = 20) -> str:
                 api_tokens=f"{TOKEN}:UBENCH01",
             )
             async with serve(settings) as running, aiohttp.ClientSession() as http:
-                slack.deliver_to(running.url + EVENTS_PATH)
-                for count in (0, held):
-                    readers = [
-                        await _hold(http, llm, running.url, f"held-{count}-{index}")
-                        for index in range(count)
-                    ]
-                    acks = []
-                    for _ in range(events):
-                        started = time.monotonic()
-                        _, deliveries = await slack.user_says("UALICE", "C0GENERAL", "hello")
-                        acks.append(time.monotonic() - started)
-                        assert all(delivery.ok for delivery in deliveries)
-                        await asyncio.sleep(0.2)
-                    for reader in readers:
-                        reader.cancel()
-                    await asyncio.gather(*readers, return_exceptions=True)
-                    acks.sort()
-                    p99 = acks[min(len(acks) - 1, int(len(acks) * 0.99))]
-                    lines.append(
-                        f"{count} | {len(acks)} | {statistics.median(acks) * 1000:.1f} | "
-                        f"{p99 * 1000:.1f}"
-                    )
-    return "\n".join(lines)
+                yield slack, llm, running, http
+
+
+def _row(label: int, seconds: list[float]) -> str:
+    """One table row: the label, the sample's size, its p50 and p99 in ms."""
+    stats = Stats.of(seconds, 1000)
+    return f"{label} | {stats.n} | {stats.p50 or 0:.1f} | {stats.p99 or 0:.1f}"
 
 
 async def _hold(
@@ -105,28 +117,9 @@ async def _hold(
 
 async def measure(levels: list[int], runs: int) -> str:
     lines = ["clients | runs | model's first token → first SSE token: p50 ms | p99 ms"]
-    with tempfile.TemporaryDirectory() as folder:
-        async with (
-            SlackEmulator() as slack,
-            MockLLMServer(Reply(text=ANSWER, tokens_per_second=40)) as llm,
-        ):
-            settings = bot_settings(
-                slack,
-                Path(folder) / "bench.db",
-                llm_model="openai/mock",
-                llm_api_base=llm.base_url,
-                llm_api_key="sk-bench",
-                api_tokens=f"{TOKEN}:UBENCH01",
-            )
-            async with serve(settings) as running, aiohttp.ClientSession() as http:
-                for clients in levels:
-                    gaps = await _level(http, running.url, llm, clients, runs)
-                    gaps.sort()
-                    p99 = gaps[min(len(gaps) - 1, int(len(gaps) * 0.99))]
-                    lines.append(
-                        f"{clients} | {len(gaps)} | {statistics.median(gaps) * 1000:.1f} | "
-                        f"{p99 * 1000:.1f}"
-                    )
+    async with _bot_on_api(Reply(text=ANSWER, tokens_per_second=40)) as (_, llm, running, http):
+        for clients in levels:
+            lines.append(_row(clients, await _level(http, running.url, llm, clients, runs)))
     return "\n".join(lines)
 
 

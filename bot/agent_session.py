@@ -11,15 +11,11 @@ All of it is decoration: a call Slack refuses is one warning line, and the answe
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
-from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.budgeted_calls import ONE_TRY, BudgetedCalls, failure_code
+from bot.budgeted_calls import BudgetedCalls
 
 THINKING = "is thinking…"
 WAITING_FOR_APPROVAL = "is waiting for approval"
@@ -50,13 +46,12 @@ class AgentSession:
         *,
         channel: str,
         thread_ts: str,
-        logger: logging.Logger,
     ) -> None:
         self._client = client
         self._calls = calls
         self._channel = channel
         self._thread_ts = thread_ts
-        self._log = logger
+        self._place = f"{channel}/{thread_ts}"
         self._status = ""
 
     async def working(self, line: str = THINKING, title: str | None = None) -> None:
@@ -88,7 +83,9 @@ class AgentSession:
                 channel_id=self._channel, thread_ts=self._thread_ts, status=line
             )
 
-        if await self._best_effort("assistant.threads.setStatus", send, key=self._channel):
+        if await self._calls.best_effort(
+            "assistant.threads.setStatus", send, key=self._channel, about=self._place
+        ):
             self._status = line
 
     async def _session(self, status: str, title: str | None = None) -> None:
@@ -97,20 +94,4 @@ class AgentSession:
                 channel_id=self._channel, thread_ts=self._thread_ts, status=status, title=title
             )
 
-        await self._best_effort("agents.sessions.setStatus", send)
-
-    async def _best_effort(
-        self, method: str, send: Callable[[], Awaitable[Any]], *, key: str = ""
-    ) -> bool:
-        try:
-            await self._calls.must_land(method, send, key=key, policy=ONE_TRY)
-        except (SlackClientError, aiohttp.ClientError, TimeoutError) as error:
-            self._log.warning(
-                "%s refused for %s/%s: %s",
-                method,
-                self._channel,
-                self._thread_ts,
-                failure_code(error),
-            )
-            return False
-        return True
+        await self._calls.best_effort("agents.sessions.setStatus", send, about=self._place)

@@ -14,11 +14,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import aiohttp
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_sdk.errors import SlackClientError
 
-from bot.budgeted_calls import ONE_TRY, BudgetedCalls, failure_code
+from bot.budgeted_calls import BudgetedCalls
 from bot.conversations import Conversations
 from bot.request_checks import obj, text
 from bot.runtime import BotRuntime
@@ -76,7 +74,4 @@ class AgentView:
             )
 
         calls = BudgetedCalls(self._runtime.limiter, logger=logger)
-        try:
-            await calls.must_land("assistant.threads.setSuggestedPrompts", send, policy=ONE_TRY)
-        except (SlackClientError, aiohttp.ClientError, TimeoutError) as error:
-            logger.warning("suggested prompts refused in %s: %s", channel, failure_code(error))
+        await calls.best_effort("assistant.threads.setSuggestedPrompts", send, about=channel)

@@ -116,6 +116,18 @@ class BudgetedCalls:
             if recover is not None and (found := await recover()) is not None:
                 return found
 
+    async def best_effort(
+        self, method: str, send: Callable[[], Awaitable[T]], *, key: str = "", about: str = ""
+    ) -> bool:
+        """One try within the budget, for what only decorates (a status line, prompts): a
+        refusal is one warning line naming `about`, never an exception."""
+        try:
+            await self.must_land(method, send, key=key, policy=ONE_TRY)
+        except (SlackClientError, *_CONNECTION_ERRORS) as error:
+            self._log.warning("%s refused for %s: %s", method, about or "-", failure_code(error))
+            return False
+        return True
+
     async def skippable(
         self, method: str, send: Callable[[], Awaitable[T]], *, key: str = ""
     ) -> T | None:

@@ -114,13 +114,6 @@ class NativeStreamer:
         """The answer's Markdown received so far."""
         return self._text
 
-    @property
-    def ts(self) -> str | None:
-        """The streamed message's ts (None until the first words went out)."""
-        if self._fallback is not None:
-            return self._fallback.ts
-        return self._stream.ts if self._stream is not None else None
-
     async def start(self, status: str = "Thinking…") -> None:
         """Show the status line; the message itself starts with the first words."""
         if self._state != "idle":

@@ -67,7 +67,6 @@ DECISION_CARDS = lane("chat.update", "decisions")
 POSTS_ACROSS_CHANNELS = lane("chat.postMessage", "workspace")
 """chat.postMessage's workspace-wide cap, on top of its one-a-second per channel: every post
 books both."""
-NATIVE_STREAM_METHODS = ("chat.startStream", "chat.appendStream", "chat.stopStream")
 
 
 def default_budgets() -> dict[str, Budget]:

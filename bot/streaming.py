@@ -355,13 +355,11 @@ class MessageStreamer:
     def _seal_where_shown(self) -> bool:
         """End the last message at what it shows, so the rest of the text gets a new message;
         False when that would change nothing (no message shows text, or no text is unshown)."""
-        sent = self._messages.sent
-        unshown = self._text[self._shown_upto :]
-        if not sent or self._shown_upto == 0 or not unshown.strip():
+        if not self._seal_would_help():
             return False
         if not self._layout.seal_at(self._text, self._shown_upto):
             return False
-        self._sealed_early.add(len(sent) - 1)
+        self._sealed_early.add(len(self._messages.sent) - 1)
         # The Stop button stays on the message that shows it (removed at the end, one edit);
         # later parts go without, so they need no edit at all once the text is in.
         self._display.actions = None
@@ -443,6 +441,7 @@ class MessageStreamer:
         return self._later is not None and shown is not None and shown.text == frame.text
 
     def _seal_would_help(self) -> bool:
+        """A message shows some text, and there is text none shows yet."""
         return (
             bool(self._messages.sent)
             and self._shown_upto > 0

@@ -159,7 +159,6 @@ class TurnRenderer:
             BudgetedCalls(self._runtime.limiter, logger=logger),
             channel=answer.ref.channel,
             thread_ts=answer.ref.thread_ts,
-            logger=logger,
         )
 
     async def _streamer(
